@@ -1,0 +1,766 @@
+/**
+ * The x86 CPU core: architectural state in typed arrays, segmented and paged memory access, ModRM/SIB
+ * decoding, the stack, exception and interrupt delivery, and the execution loop.
+ *
+ * Follows the Intel 64 and IA-32 Architectures Software Developer's Manual (SDM): Vol. 1 ch. 3 (registers),
+ * Vol. 2 ch. 2 (instruction format), Vol. 3A ch. 6 (interrupts and exceptions), ch. 20 (real-address mode).
+ * Instruction semantics live in one file per family (./ops/*.ts); ./dispatch.ts maps opcodes to them.
+ */
+import type { IoBus } from './bus.ts';
+import type { PhysicalMemory } from './memory.ts';
+import {
+  FLAG_1,
+  FLAG_AC,
+  FLAG_IF,
+  FLAG_RF,
+  FLAG_TF,
+  FLAG_VM,
+  FLAGS_WRITABLE,
+  materializeFlags,
+} from './flags.ts';
+import { OPCODE_TABLE } from './dispatch.ts';
+import { Mmu } from './mmu.ts';
+import * as pm from './protected.ts';
+import { Fpu } from './fpu.ts';
+
+export * from './constants.ts';
+import {
+  CR0_CD,
+  CR0_ET,
+  DS,
+  EBP,
+  EBX,
+  EDI,
+  ESI,
+  CR0_NW,
+  CR0_PE,
+  CS,
+  EDX,
+  ESP,
+  EXC_DB,
+  EXC_DF,
+  EXC_GP,
+  EXC_NMI,
+  EXC_PF,
+  EXC_SS,
+  INT_EXCEPTION,
+  INT_HARDWARE,
+  SEGF_EXPAND_DOWN,
+  SEGF_NOT_READABLE,
+  SEGF_NOT_WRITABLE,
+  SEGF_UNUSABLE,
+  SS,
+} from './constants.ts';
+
+/** Thrown (the one object, never allocated per fault) to unwind an instruction that raised an exception. */
+export const CPU_FAULT = Object.freeze({ cpuFault: true });
+
+/** Thrown when the CPU shuts down after a triple fault; the machine decides what happens (usually reset). */
+export const CPU_SHUTDOWN = Object.freeze({ cpuShutdown: true });
+
+export type OpHandler = (c: Cpu) => void;
+
+export class Cpu {
+  // ---- General registers: one buffer, three views (AL=byte 0, AH=byte 1 of EAX, ...). ----
+  readonly reg32 = new Int32Array(8);
+  readonly reg16 = new Uint16Array(this.reg32.buffer);
+  readonly reg8 = new Uint8Array(this.reg32.buffer);
+  eip = 0;
+
+  // ---- Segment registers and their descriptor caches. ----
+  readonly sreg = new Uint16Array(6);
+  readonly segBase = new Int32Array(6);
+  /** Effective limit (byte granular, after G scaling). */
+  readonly segLimit = new Uint32Array(6);
+  /** SEGF_* bits; 0 for an ordinary present, readable+writable, expand-up segment. */
+  readonly segFlags = new Uint8Array(6);
+  /** Descriptor access byte (type, S, DPL, P) and the D/B bit, kept for protected mode checks. */
+  readonly segAccess = new Uint8Array(6);
+  readonly segBig = new Uint8Array(6);
+
+  // ---- EFLAGS with lazily derived arithmetic bits (see flags.ts). ----
+  flags = FLAG_1;
+  lazyFlags = 0;
+  lazyOp = 0;
+  lazySize = 0;
+  lazyDst = 0;
+  lazySrc = 0;
+  lazyRes = 0;
+  /** Scratch results of a shift, kept until its memory write succeeded (see ops/shift.ts). */
+  shiftCf = 0;
+  shiftOf = 0;
+  /** Scratch space for multi-register instructions (POPA, ENTER), allocated once. */
+  readonly scratch8 = new Int32Array(32);
+
+  // ---- System state. ----
+  cr0 = CR0_ET;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Int32Array(8);
+  gdtrBase = 0;
+  gdtrLimit = 0xffff;
+  idtrBase = 0;
+  idtrLimit = 0x3ff;
+  ldtrSelector = 0;
+  ldtrBase = 0;
+  ldtrLimit = 0;
+  trSelector = 0;
+  trBase = 0;
+  trLimit = 0;
+  trType = 0;
+  /** Current privilege level (0 in real mode, 3 in V86 mode). */
+  cpl = 0;
+  /** Model-specific registers the CPU implements (see system ops). */
+  sysenterCs = 0;
+  sysenterEsp = 0;
+  sysenterEip = 0;
+  /** Time-stamp counter offset: TSC = instructionCount + tscOffset (virtual time). */
+  tscOffset = 0;
+
+  // ---- Per-instruction decode state. ----
+  /** EIP of the first byte of the instruction being executed (its prefixes included). */
+  instrStart = 0;
+  /** 1 when the code segment is 32-bit (CS.D). */
+  codeSize32 = 0;
+  /** 1 when the stack segment is 32-bit (SS.B). */
+  stackSize32 = 0;
+  opsize32 = 0;
+  addrsize32 = 0;
+  /** Segment override prefix, or -1. */
+  segOverride = -1;
+  /** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE). */
+  repPrefix = 0;
+  lockPrefix = 0;
+  /** The ModRM byte and its decoded effective address (offset) and segment. */
+  modrm = 0;
+  ea = 0;
+  eaSeg = DS;
+
+  // ---- Execution state. ----
+  halted = false;
+  /** Instructions retired since power-on (drives virtual time). */
+  instructionCount = 0;
+  /** Set for one instruction after MOV SS / POP SS / STI: interrupts are held off. */
+  interruptShadow = 0;
+  /** Pending exception while unwinding. */
+  faultVector = 0;
+  faultErrorCode = 0;
+  faultHasErrorCode = false;
+  /** The segment whose limit check failed last (diagnostics and tests). */
+  faultSegment = -1;
+  /** Depth guard for double/triple fault detection. */
+  private deliveringFault = 0;
+  /** Raised by the board: non-maskable interrupt pending. */
+  nmiPending = false;
+  /** INTR pin source (the PIC). */
+  interruptController: { hasInterrupt(): boolean; acknowledge(): number } | null = null;
+
+  readonly mmu: Mmu;
+  readonly fpu: Fpu;
+  readonly table: readonly OpHandler[] = OPCODE_TABLE;
+
+  constructor(
+    readonly memory: PhysicalMemory,
+    readonly io: IoBus,
+  ) {
+    this.mmu = new Mmu(this);
+    this.fpu = new Fpu(this);
+    this.reset();
+  }
+
+  /** Power-on / RESET state (SDM Vol. 3A, 9.1.1, Table 9-1). */
+  reset(): void {
+    this.reg32.fill(0);
+    this.reg32[EDX] = 0x0633; // processor signature: family 6, model 3, stepping 3
+    this.flags = FLAG_1;
+    this.lazyFlags = 0;
+    this.cr0 = CR0_ET | CR0_CD | CR0_NW;
+    this.cr2 = this.cr3 = this.cr4 = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
+    this.gdtrBase = 0;
+    this.gdtrLimit = 0xffff;
+    this.idtrBase = 0;
+    this.idtrLimit = 0xffff;
+    this.ldtrSelector = this.ldtrBase = 0;
+    this.ldtrLimit = 0xffff;
+    this.trSelector = this.trBase = 0;
+    this.trLimit = 0xffff;
+    this.trType = 11;
+    this.cpl = 0;
+    for (let s = 0; s < 6; s++) this.resetSegment(s, 0);
+    this.sreg[CS] = 0xf000;
+    this.segBase[CS] = 0xffff0000 | 0;
+    this.eip = 0xfff0;
+    this.codeSize32 = this.stackSize32 = 0;
+    this.halted = false;
+    this.interruptShadow = 0;
+    this.nmiPending = false;
+    this.deliveringFault = 0;
+    this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
+    this.tscOffset = -this.instructionCount;
+    this.mmu.flush(true);
+    this.fpu.reset();
+  }
+
+  // ======================================================================================================
+  // Flags
+  // ======================================================================================================
+
+  /** The full EFLAGS value with lazy bits derived. */
+  getFlags(): number {
+    materializeFlags(this);
+    return this.flags;
+  }
+
+  /** Writes EFLAGS bits selected by `mask` (callers decide privilege rules). */
+  setFlags(value: number, mask: number): void {
+    materializeFlags(this);
+    mask &= FLAGS_WRITABLE;
+    const old = this.flags;
+    this.flags = (old & ~mask) | (value & mask) | FLAG_1;
+    if ((old ^ this.flags) & FLAG_VM) this.updateCpl();
+  }
+
+  /** After a CR0.PE or EFLAGS.VM change: recompute CPL-related state. */
+  updateCpl(): void {
+    if (this.flags & FLAG_VM) this.cpl = 3;
+    else if (!(this.cr0 & CR0_PE)) this.cpl = 0;
+    else this.cpl = this.sreg[CS] & 3;
+  }
+
+  get protectedMode(): boolean {
+    return (this.cr0 & CR0_PE) !== 0 && (this.flags & FLAG_VM) === 0;
+  }
+
+  get v86Mode(): boolean {
+    return (this.flags & FLAG_VM) !== 0;
+  }
+
+  // ======================================================================================================
+  // Exceptions
+  // ======================================================================================================
+
+  /** Raises exception `vector` (a fault: EIP is rolled back to the instruction start). Never returns. */
+  raise(vector: number): never {
+    this.faultVector = vector;
+    this.faultHasErrorCode = false;
+    this.faultErrorCode = 0;
+    throw CPU_FAULT;
+  }
+
+  /** Raises exception `vector` with an error code. Never returns. */
+  raiseError(vector: number, errorCode: number): never {
+    this.faultVector = vector;
+    this.faultHasErrorCode = true;
+    this.faultErrorCode = errorCode & 0xffff;
+    throw CPU_FAULT;
+  }
+
+  /** #GP(0) or #SS(0) for a limit violation on segment `seg` (SDM Vol. 3A 6.15). */
+  segmentFault(seg: number): never {
+    this.faultSegment = seg;
+    if (seg === SS) this.raiseError(EXC_SS, 0);
+    this.raiseError(EXC_GP, 0);
+  }
+
+  // ======================================================================================================
+  // Segments
+  // ======================================================================================================
+
+  /**
+   * Loads a segment register the real-mode / V86 way: base = selector * 16. In real mode the hidden limit and
+   * attributes stay as they were (that is what "unreal mode" relies on); in V86 mode they are fixed: a 64 KiB
+   * writable segment at DPL 3 (SDM Vol. 3A 20.2.1).
+   */
+  setSegmentReal(seg: number, selector: number): void {
+    this.sreg[seg] = selector;
+    this.segBase[seg] = selector << 4;
+    if (this.flags & FLAG_VM) {
+      this.segLimit[seg] = 0xffff;
+      this.segAccess[seg] = seg === CS ? 0xfb : 0xf3;
+      this.segFlags[seg] = 0;
+      this.segBig[seg] = 0;
+    }
+    if (seg === CS) this.codeSize32 = this.segBig[CS];
+    else if (seg === SS) this.stackSize32 = this.segBig[SS];
+  }
+
+  /** Puts a segment register in its power-on state: 64 KiB, present, read/write (code: execute/read). */
+  resetSegment(seg: number, selector: number): void {
+    this.segLimit[seg] = 0xffff;
+    this.segAccess[seg] = seg === CS ? 0x9b : 0x93;
+    this.segFlags[seg] = 0;
+    this.segBig[seg] = 0;
+    this.setSegmentReal(seg, selector);
+  }
+
+  /** Loads a data/stack segment register by the rules of the current mode (MOV/POP/LDS...). */
+  loadSegment(seg: number, selector: number): void {
+    if (this.protectedMode) pm.loadDataSegment(this, seg, selector & 0xffff);
+    else this.setSegmentReal(seg, selector & 0xffff);
+  }
+
+  /** Checks an access of `length` bytes at `offset` in `seg`; returns the linear address. */
+  private segmentSlowCheck(seg: number, offset: number, length: number, write: boolean): void {
+    const flags = this.segFlags[seg];
+    if (flags & SEGF_UNUSABLE) this.segmentFault(seg);
+    if (write ? flags & SEGF_NOT_WRITABLE : flags & SEGF_NOT_READABLE) this.raiseError(EXC_GP, 0);
+    const off = offset >>> 0;
+    if (flags & SEGF_EXPAND_DOWN) {
+      const upper = this.segBig[seg] ? 0xffffffff : 0xffff;
+      if (off <= this.segLimit[seg] || off + length - 1 > upper) this.segmentFault(seg);
+    } else if (off + length - 1 > this.segLimit[seg]) {
+      this.segmentFault(seg);
+    }
+  }
+
+  /** Linear address of a read of `length` bytes at seg:offset, after the segment checks. */
+  readAddress(seg: number, offset: number, length: number): number {
+    if (this.segFlags[seg] !== 0) this.segmentSlowCheck(seg, offset, length, false);
+    else if ((offset >>> 0) + length - 1 > this.segLimit[seg]) this.segmentFault(seg);
+    return (this.segBase[seg] + offset) | 0;
+  }
+
+  /** Linear address of a write of `length` bytes at seg:offset, after the segment checks. */
+  writeAddress(seg: number, offset: number, length: number): number {
+    if (this.segFlags[seg] !== 0) this.segmentSlowCheck(seg, offset, length, true);
+    else if ((offset >>> 0) + length - 1 > this.segLimit[seg]) this.segmentFault(seg);
+    return (this.segBase[seg] + offset) | 0;
+  }
+
+  // ======================================================================================================
+  // Memory through segments
+  // ======================================================================================================
+
+  read8(seg: number, offset: number): number {
+    return this.mmu.readLinear8(this.readAddress(seg, offset, 1));
+  }
+  read16(seg: number, offset: number): number {
+    return this.mmu.readLinear16(this.readAddress(seg, offset, 2));
+  }
+  read32(seg: number, offset: number): number {
+    return this.mmu.readLinear32(this.readAddress(seg, offset, 4));
+  }
+  write8(seg: number, offset: number, value: number): void {
+    this.mmu.writeLinear8(this.writeAddress(seg, offset, 1), value);
+  }
+  write16(seg: number, offset: number, value: number): void {
+    this.mmu.writeLinear16(this.writeAddress(seg, offset, 2), value);
+  }
+  write32(seg: number, offset: number, value: number): void {
+    this.mmu.writeLinear32(this.writeAddress(seg, offset, 4), value);
+  }
+
+  // ======================================================================================================
+  // Instruction fetch
+  // ======================================================================================================
+
+  fetch8(): number {
+    const eip = this.eip;
+    if (eip - this.instrStart >= 15) this.raiseError(EXC_GP, 0); // SDM Vol. 2, 2.3.11: at most 15 bytes
+    if (eip >>> 0 > this.segLimit[CS]) this.raiseError(EXC_GP, 0);
+    this.eip = (eip + 1) | 0;
+    return this.mmu.fetchLinear8((this.segBase[CS] + eip) | 0);
+  }
+
+  fetch16(): number {
+    const lo = this.fetch8();
+    return lo | (this.fetch8() << 8);
+  }
+
+  fetch32(): number {
+    const lo = this.fetch16();
+    return lo | (this.fetch16() << 16);
+  }
+
+  /** Fetches an immediate of the current operand size (16 or 32 bits). */
+  fetchImm(): number {
+    return this.opsize32 ? this.fetch32() : this.fetch16();
+  }
+
+  /** The ModRM byte at EIP without consuming it (for LOCK validity checks). */
+  peekModrm(): number {
+    const saved = this.eip;
+    const b = this.fetch8();
+    this.eip = saved;
+    return b;
+  }
+
+  // ======================================================================================================
+  // ModRM decoding (SDM Vol. 2, 2.1.5, Tables 2-1 to 2-3)
+  // ======================================================================================================
+
+  /** Fetches a ModRM byte and, for a memory operand, decodes its offset into `ea` and segment into `eaSeg`. */
+  decodeModrm(): void {
+    const modrm = this.fetch8();
+    this.modrm = modrm;
+    if (modrm >= 0xc0) return;
+    if (this.addrsize32) this.decodeAddress32(modrm);
+    else this.decodeAddress16(modrm);
+  }
+
+  private decodeAddress16(modrm: number): void {
+    const mod = modrm >> 6;
+    const rm = modrm & 7;
+    const r = this.reg16;
+    let seg = DS;
+    let ea: number;
+    switch (rm) {
+      case 0:
+        ea = r[EBX * 2] + r[ESI * 2];
+        break;
+      case 1:
+        ea = r[EBX * 2] + r[EDI * 2];
+        break;
+      case 2:
+        ea = r[EBP * 2] + r[ESI * 2];
+        seg = SS;
+        break;
+      case 3:
+        ea = r[EBP * 2] + r[EDI * 2];
+        seg = SS;
+        break;
+      case 4:
+        ea = r[ESI * 2];
+        break;
+      case 5:
+        ea = r[EDI * 2];
+        break;
+      case 6:
+        if (mod === 0) {
+          ea = this.fetch16();
+        } else {
+          ea = r[EBP * 2];
+          seg = SS;
+        }
+        break;
+      default:
+        ea = r[EBX * 2];
+        break;
+    }
+    if (mod === 1) ea += (this.fetch8() << 24) >> 24;
+    else if (mod === 2) ea += this.fetch16();
+    this.ea = ea & 0xffff;
+    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
+  }
+
+  private decodeAddress32(modrm: number): void {
+    const mod = modrm >> 6;
+    let rm = modrm & 7;
+    const r = this.reg32;
+    let seg = DS;
+    let ea: number;
+    if (rm === 4) {
+      const sib = this.fetch8();
+      const scale = sib >> 6;
+      const index = (sib >> 3) & 7;
+      rm = sib & 7;
+      if (rm === 5 && mod === 0) {
+        ea = this.fetch32();
+      } else {
+        ea = r[rm];
+        if (rm === ESP || rm === EBP) seg = SS;
+      }
+      if (index !== 4) ea = (ea + (r[index] << scale)) | 0;
+    } else if (rm === 5 && mod === 0) {
+      ea = this.fetch32();
+    } else {
+      ea = r[rm];
+      if (rm === EBP) seg = SS;
+    }
+    if (mod === 1) ea = (ea + ((this.fetch8() << 24) >> 24)) | 0;
+    else if (mod === 2) ea = (ea + this.fetch32()) | 0;
+    this.ea = ea;
+    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
+  }
+
+  /** The reg field of the current ModRM byte. */
+  get modrmReg(): number {
+    return (this.modrm >> 3) & 7;
+  }
+
+  /** Index into reg8 of 8-bit register n (AL, CL, DL, BL, AH, CH, DH, BH). */
+  static reg8Index(n: number): number {
+    return ((n & 3) << 2) | (n >> 2);
+  }
+
+  // ---- r/m operand access for the current ModRM ----
+  readRm8(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.reg8[((m & 3) << 2) | ((m >> 2) & 1)];
+    return this.read8(this.eaSeg, this.ea);
+  }
+  readRm16(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.reg16[(m & 7) << 1];
+    return this.read16(this.eaSeg, this.ea);
+  }
+  readRm32(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.reg32[m & 7];
+    return this.read32(this.eaSeg, this.ea);
+  }
+  writeRm8(value: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.reg8[((m & 3) << 2) | ((m >> 2) & 1)] = value;
+    else this.write8(this.eaSeg, this.ea, value);
+  }
+  writeRm16(value: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.reg16[(m & 7) << 1] = value;
+    else this.write16(this.eaSeg, this.ea, value);
+  }
+  writeRm32(value: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.reg32[m & 7] = value;
+    else this.write32(this.eaSeg, this.ea, value);
+  }
+  /** Checks that the r/m memory operand is writable before a read-modify-write reads it. */
+  checkRmWritable(length: number): void {
+    if (this.modrm < 0xc0) this.mmu.checkWritable(this.writeAddress(this.eaSeg, this.ea, length), length);
+  }
+
+  // ---- reg operand of the current ModRM ----
+  getReg8(): number {
+    const n = (this.modrm >> 3) & 7;
+    return this.reg8[((n & 3) << 2) | (n >> 2)];
+  }
+  setReg8(value: number): void {
+    const n = (this.modrm >> 3) & 7;
+    this.reg8[((n & 3) << 2) | (n >> 2)] = value;
+  }
+
+  // ======================================================================================================
+  // Stack (SDM Vol. 1, 6.2)
+  // ======================================================================================================
+
+  /** Current stack pointer as an offset (SP or ESP by SS.B). */
+  getSp(): number {
+    return this.stackSize32 ? this.reg32[ESP] : this.reg16[ESP * 2];
+  }
+  /** Stack offset `delta` bytes from the stack pointer, wrapped to the stack size. */
+  spOffset(delta: number): number {
+    return this.stackSize32 ? (this.reg32[ESP] + delta) | 0 : (this.reg16[ESP * 2] + delta) & 0xffff;
+  }
+  adjustSp(delta: number): void {
+    if (this.stackSize32) this.reg32[ESP] = (this.reg32[ESP] + delta) | 0;
+    else this.reg16[ESP * 2] = this.reg16[ESP * 2] + delta;
+  }
+
+  push16(value: number): void {
+    const sp = this.spOffset(-2);
+    this.write16(SS, sp, value);
+    if (this.stackSize32) this.reg32[ESP] = sp;
+    else this.reg16[ESP * 2] = sp;
+  }
+  push32(value: number): void {
+    const sp = this.spOffset(-4);
+    this.write32(SS, sp, value);
+    if (this.stackSize32) this.reg32[ESP] = sp;
+    else this.reg16[ESP * 2] = sp;
+  }
+  /** Pushes a value of the current operand size. */
+  push(value: number): void {
+    if (this.opsize32) this.push32(value);
+    else this.push16(value);
+  }
+  pop16(): number {
+    const value = this.read16(SS, this.getSp());
+    this.adjustSp(2);
+    return value;
+  }
+  pop32(): number {
+    const value = this.read32(SS, this.getSp());
+    this.adjustSp(4);
+    return value;
+  }
+  pop(): number {
+    return this.opsize32 ? this.pop32() : this.pop16();
+  }
+
+  // ======================================================================================================
+  // Control transfer helpers
+  // ======================================================================================================
+
+  /** Jumps to `target` in the current code segment, masked to the operand size, with the limit check. */
+  jumpNear(target: number): void {
+    if (!this.opsize32) target &= 0xffff;
+    if (target >>> 0 > this.segLimit[CS]) this.raiseError(EXC_GP, 0);
+    this.eip = target;
+  }
+
+  // ======================================================================================================
+  // Interrupts and exceptions (SDM Vol. 3A ch. 6; real mode: 20.1.4)
+  // ======================================================================================================
+
+  /**
+   * Delivers interrupt `vector`. `kind` is INT_SOFTWARE, INT_HARDWARE or INT_EXCEPTION; `errorCode` < 0 means
+   * none. EIP must already be the return address (next instruction for traps/INT n, the instruction for faults).
+   */
+  interrupt(vector: number, kind: number, errorCode: number): void {
+    if (this.cr0 & CR0_PE) {
+      pm.protectedModeInterrupt(this, vector, kind, errorCode);
+      return;
+    }
+    // Real-address mode: the IVT at IDTR.base, four bytes per vector.
+    const entry = vector << 2;
+    if (entry + 3 > this.idtrLimit) this.raiseError(EXC_GP, vector * 8 + 2);
+    const offset = this.mmu.readLinear16((this.idtrBase + entry) | 0);
+    const selector = this.mmu.readLinear16((this.idtrBase + entry + 2) | 0);
+    const flags = this.getFlags();
+    // Three pushes; a stack fault here leaves SP unchanged.
+    const sp1 = this.spOffset(-2);
+    const sp2 = this.spOffset(-4);
+    const sp3 = this.spOffset(-6);
+    this.write16(SS, sp1, flags);
+    this.write16(SS, sp2, this.sreg[CS]);
+    this.write16(SS, sp3, this.eip);
+    if (this.stackSize32) this.reg32[ESP] = sp3;
+    else this.reg16[ESP * 2] = sp3;
+    this.flags &= ~(FLAG_IF | FLAG_TF | FLAG_AC | FLAG_RF);
+    this.setSegmentReal(CS, selector);
+    this.eip = offset;
+    this.halted = false;
+  }
+
+  /** Delivers the exception recorded by raise()/raiseError(), with double- and triple-fault escalation. */
+  deliverFault(): void {
+    const vector = this.faultVector;
+    const errorCode = this.faultHasErrorCode ? this.faultErrorCode : -1;
+    this.eip = this.instrStart;
+    this.repeatFault(vector, errorCode);
+  }
+
+  private repeatFault(vector: number, errorCode: number): void {
+    if (this.deliveringFault >= 2 || (this.deliveringFault === 1 && vector === EXC_DF)) {
+      this.deliveringFault = 0;
+      throw CPU_SHUTDOWN;
+    }
+    const contributory = (v: number) => v === 0 || (v >= 10 && v <= 13);
+    this.deliveringFault++;
+    try {
+      this.interrupt(vector, INT_EXCEPTION, errorCode);
+      this.deliveringFault = 0;
+    } catch (e) {
+      if (e !== CPU_FAULT) {
+        this.deliveringFault = 0;
+        throw e;
+      }
+      const second = this.faultVector;
+      // SDM Vol. 3A Table 6-5: contributory+contributory or #PF+(#PF|contributory) => #DF.
+      const first = vector;
+      const df =
+        this.deliveringFault >= 2 ||
+        (contributory(first) && contributory(second)) ||
+        (first === EXC_PF && (second === EXC_PF || contributory(second)));
+      if (df || first === EXC_DF) {
+        if (first === EXC_DF) {
+          this.deliveringFault = 0;
+          throw CPU_SHUTDOWN;
+        }
+        this.repeatFault(EXC_DF, 0);
+      } else {
+        this.deliveringFault--;
+        this.repeatFault(second, this.faultHasErrorCode ? this.faultErrorCode : -1);
+      }
+    }
+  }
+
+  // ======================================================================================================
+  // Execution
+  // ======================================================================================================
+
+  /** Executes one instruction (with its prefixes). Guest exceptions are delivered, never thrown. */
+  step(): void {
+    try {
+      this.stepUnchecked();
+    } catch (e) {
+      if (e !== CPU_FAULT) throw e;
+      this.deliverFault();
+    }
+  }
+
+  /** Decodes and executes one instruction; a guest exception escapes as CPU_FAULT. */
+  stepUnchecked(): void {
+    this.instrStart = this.eip;
+    this.opsize32 = this.addrsize32 = this.codeSize32;
+    this.segOverride = -1;
+    this.repPrefix = 0;
+    this.lockPrefix = 0;
+    const trap = this.flags & FLAG_TF;
+    this.table[this.fetch8()](this);
+    // In a 16-bit code segment the instruction pointer is IP: it wraps at 64 KiB (fetches past the limit
+    // fault in fetch8 before this point is reached).
+    if (!this.codeSize32) this.eip &= 0xffff;
+    this.instructionCount++;
+    if (this.interruptShadow) this.interruptShadow--;
+    else if (trap) this.singleStepTrap();
+  }
+
+  /** Trap after an instruction executed with TF set (SDM Vol. 3A 17.3.1.4). */
+  private singleStepTrap(): void {
+    this.dr[6] |= 0x4000; // BS
+    this.interrupt(EXC_DB, INT_EXCEPTION, -1);
+  }
+
+  /** Whether a maskable interrupt may be taken now. */
+  canTakeInterrupt(): boolean {
+    return (this.flags & FLAG_IF) !== 0 && this.interruptShadow === 0;
+  }
+
+  /** Takes a pending NMI or INTR at an instruction boundary. Returns true when one was delivered. */
+  serviceInterrupts(): boolean {
+    if (this.nmiPending && this.interruptShadow === 0) {
+      this.nmiPending = false;
+      this.deliverExternal(EXC_NMI);
+      return true;
+    }
+    const pic = this.interruptController;
+    if (pic !== null && this.canTakeInterrupt() && pic.hasInterrupt()) {
+      this.deliverExternal(pic.acknowledge());
+      return true;
+    }
+    return false;
+  }
+
+  private deliverExternal(vector: number): void {
+    this.instrStart = this.eip;
+    try {
+      this.interrupt(vector, INT_HARDWARE, -1);
+    } catch (e) {
+      if (e !== CPU_FAULT) throw e;
+      this.deliverFault();
+    }
+  }
+
+  /**
+   * Runs up to `limit` instructions, stopping early when the CPU halts. Interrupts are checked between
+   * instructions. Returns the number of instructions executed.
+   */
+  run(limit: number): number {
+    const start = this.instructionCount;
+    const end = start + limit;
+    while (this.instructionCount < end) {
+      if (this.halted) {
+        if (!this.serviceInterrupts()) break;
+        continue;
+      }
+      try {
+        while (this.instructionCount < end && !this.halted) {
+          if (this.nmiPending || (this.flags & FLAG_IF && this.interruptController !== null)) {
+            this.serviceInterrupts();
+          }
+          this.stepUnchecked();
+        }
+      } catch (e) {
+        if (e !== CPU_FAULT) throw e;
+        this.deliverFault();
+        this.instructionCount++;
+      }
+    }
+    return this.instructionCount - start;
+  }
+}
