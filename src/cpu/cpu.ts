@@ -115,8 +115,13 @@ export class Cpu {
   sysenterCs = 0;
   sysenterEsp = 0;
   sysenterEip = 0;
-  /** Time-stamp counter offset: TSC = instructionCount + tscOffset (virtual time). */
+  /** Time-stamp counter offset: TSC = timeNs() + tscOffset. */
   tscOffset = 0;
+  /**
+   * Virtual time in nanoseconds, the TSC's source (a 1 GHz counter). The board replaces it with its virtual
+   * clock; standing alone, the CPU counts one nanosecond per instruction.
+   */
+  timeNs: () => number = () => this.instructionCount;
 
   // ---- Per-instruction decode state. ----
   /** EIP of the first byte of the instruction being executed (its prefixes included). */
@@ -151,6 +156,8 @@ export class Cpu {
   faultSegment = -1;
   /** Depth guard for double/triple fault detection. */
   private deliveringFault = 0;
+  /** Set by the board (reset, debug exit, a breakpoint) to make run() return after this instruction. */
+  stopRequested = false;
   /** Raised by the board: non-maskable interrupt pending. */
   nmiPending = false;
   /** INTR pin source (the PIC). */
@@ -200,7 +207,7 @@ export class Cpu {
     this.nmiPending = false;
     this.deliveringFault = 0;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
-    this.tscOffset = -this.instructionCount;
+    this.tscOffset = -this.timeNs();
     this.mmu.flush(true);
     this.fpu.reset();
   }
@@ -743,13 +750,13 @@ export class Cpu {
   run(limit: number): number {
     const start = this.instructionCount;
     const end = start + limit;
-    while (this.instructionCount < end) {
+    while (this.instructionCount < end && !this.stopRequested) {
       if (this.halted) {
         if (!this.serviceInterrupts()) break;
         continue;
       }
       try {
-        while (this.instructionCount < end && !this.halted) {
+        while (this.instructionCount < end && !this.halted && !this.stopRequested) {
           if (this.nmiPending || (this.flags & FLAG_IF && this.interruptController !== null)) {
             this.serviceInterrupts();
           }

@@ -240,9 +240,9 @@ export function movDrRd(c: Cpu): void {
   c.dr[n] = v;
 }
 
-/** The time-stamp counter: one tick per retired instruction (virtual time, see src/machine). */
+/** The time-stamp counter: a 1 GHz count of virtual time (see Cpu.timeNs and src/machine/clock.ts). */
 export function readTsc(c: Cpu): number {
-  return c.instructionCount + c.tscOffset;
+  return c.timeNs() + c.tscOffset;
 }
 
 export function rdtsc(c: Cpu): void {
@@ -285,7 +285,7 @@ export function wrmsr(c: Cpu): void {
   const hi = c.reg32[EDX];
   switch (c.reg32[ECX] >>> 0) {
     case MSR_TSC:
-      c.tscOffset = (hi >>> 0) * 0x100000000 + (lo >>> 0) - c.instructionCount;
+      c.tscOffset = (hi >>> 0) * 0x100000000 + (lo >>> 0) - c.timeNs();
       break;
     case MSR_SYSENTER_CS:
       c.sysenterCs = lo & 0xffff;

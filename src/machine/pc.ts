@@ -1,0 +1,271 @@
+/**
+ * The PC board: `createPc(config)` wires CPU, RAM and every device in reading order, the way a motherboard
+ * schematic would list them. This is the only module that knows the whole board; several PCs can live in
+ * one process (nothing here is module-level state).
+ *
+ *   port       IRQ  device
+ *   0x20,0xA0   -   8259A PIC pair (slave on IR2), ELCR at 0x4D0
+ *   0x40-0x43   0   8254 PIT; 0x61 system control port B (speaker gate, refresh toggle)
+ *   0x60,0x64  1,12 8042 keyboard controller with a PS/2 keyboard (A20, reset)
+ *   0x70-0x71   8   MC146818 RTC + CMOS NVRAM
+ *   0x80        -   POST code port;  0x92 fast A20 / reset;  0xE9 debug console;  0xF4 isa-debug-exit
+ *   0x3F8 0x2F8 0x3E8 0x2E8   4,3,4,3   16550A UARTs COM1-COM4
+ *   0x3C0-0x3DF -   VGA (text mode), memory 0xA0000-0xBFFFF
+ *   0xCF8-0xCFF -   PCI configuration mechanism #1 (host bridge 00:00.0, ISA bridge 00:01.0), 0xCF9 reset
+ */
+import { Cpu, CPU_SHUTDOWN } from '../cpu/cpu.ts';
+import { PhysicalMemory } from '../cpu/memory.ts';
+import { PortBus } from '../devices/port-bus.ts';
+import { Pic8259Pair } from '../devices/pic8259.ts';
+import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
+import { RtcMc146818 } from '../devices/rtc-mc146818.ts';
+import { Uart16550 } from '../devices/uart16550.ts';
+import { I8042 } from '../devices/i8042.ts';
+import { DebugConsolePort, DebugExitPort, FastA20Port, PostCodePort } from '../devices/board-ports.ts';
+import { VgaText } from '../devices/vga-text.ts';
+import { I440fxHostBridge, PciBus, Piix3IsaBridge } from '../devices/pci.ts';
+import { NS_PER_INSTRUCTION, TimerScheduler, VirtualClock } from './clock.ts';
+
+/** The fixed date the RTC shows by default, so runs are reproducible (override with `rtcTime`). */
+export const DEFAULT_RTC_TIME = Date.UTC(2026, 0, 1, 0, 0, 0);
+
+export interface PcConfig {
+  /** RAM in MiB (default 32, at least 2, at most 3584). */
+  memoryMiB?: number;
+  /** RTC time at power-on (ms since the epoch, or a Date). Default DEFAULT_RTC_TIME. */
+  rtcTime?: number | Date;
+  /** Called with bytes a UART transmitted (COM1 = 0 ... COM4 = 3), batched per run slice. */
+  onSerialOutput?: (com: number, bytes: Uint8Array) => void;
+  /** Called with characters written to the 0xE9 debug console. */
+  onDebugOutput?: (byte: number) => void;
+}
+
+/** Why run() returned. */
+export type StopReason = 'budget' | 'idle' | 'exit' | 'reset';
+
+export const COM_PORTS = [0x3f8, 0x2f8, 0x3e8, 0x2e8] as const;
+const COM_IRQS = [4, 3, 4, 3] as const;
+
+export class Pc {
+  readonly memory: PhysicalMemory;
+  readonly cpu: Cpu;
+  readonly ports = new PortBus();
+  readonly clock: VirtualClock;
+  readonly timers: TimerScheduler;
+  readonly pic: Pic8259Pair;
+  readonly pit: Pit8254;
+  readonly portB: SystemControlPortB;
+  readonly keyboardController: I8042;
+  readonly rtc: RtcMc146818;
+  readonly uarts: Uart16550[] = [];
+  readonly postCode: PostCodePort;
+  readonly fastA20: FastA20Port;
+  readonly debugConsole: DebugConsolePort;
+  readonly debugExit: DebugExitPort;
+  readonly vga: VgaText;
+  readonly pci: PciBus;
+
+  /** Status the guest gave through isa-debug-exit ((value << 1) | 1), once it wrote port 0xF4. */
+  exitStatus: number | null = null;
+  /** Number of resets (triple faults, 8042/0x92/0xCF9 reset requests) since power-on. */
+  resetCount = 0;
+  private resetPending = false;
+  private a20FromKbc = true;
+  private a20FromPort92 = false;
+  private readonly onSerialOutput: ((com: number, bytes: Uint8Array) => void) | undefined;
+
+  constructor(config: PcConfig = {}) {
+    const memoryMiB = config.memoryMiB ?? 32;
+    if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 3584) {
+      throw new Error(`memory size ${memoryMiB} MiB is out of range (2 to 3584 MiB)`);
+    }
+    this.onSerialOutput = config.onSerialOutput;
+
+    // CPU and RAM.
+    this.memory = new PhysicalMemory(memoryMiB * 1024 * 1024);
+    this.cpu = new Cpu(this.memory, this.ports);
+    this.clock = new VirtualClock(this.cpu);
+    this.cpu.timeNs = () => this.clock.now();
+    this.timers = new TimerScheduler(this.clock);
+
+    // Interrupt controllers: the CPU's INTR pin.
+    this.pic = new Pic8259Pair();
+    this.ports.register(this.pic);
+    this.cpu.interruptController = this.pic;
+
+    // Timer and port B (speaker gate, refresh toggle).
+    this.pit = new Pit8254(this.clock, this.timers, this.pic.irqLine(0));
+    this.ports.register(this.pit);
+    this.timers.add(this.pit);
+    this.portB = new SystemControlPortB(this.pit, this.clock);
+    this.ports.register(this.portB);
+
+    // Keyboard controller: IRQ 1 (keyboard), 12 (aux), A20 gate and the CPU reset line.
+    this.keyboardController = new I8042({
+      irq1: this.pic.irqLine(1),
+      irq12: this.pic.irqLine(12),
+      onA20: (on) => {
+        this.a20FromKbc = on;
+        this.updateA20();
+      },
+      onResetRequest: () => this.requestReset(),
+    });
+    this.ports.register(this.keyboardController);
+
+    // Real-time clock and CMOS.
+    this.rtc = new RtcMc146818(this.pic.irqLine(8), this.clock, this.timers, {
+      startTime: config.rtcTime ?? DEFAULT_RTC_TIME,
+    });
+    this.ports.register(this.rtc);
+    this.timers.add(this.rtc);
+    this.rtc.setMemorySizes(this.memory.ramSize);
+
+    // Serial ports COM1-COM4.
+    for (let i = 0; i < 4; i++) {
+      const uart = new Uart16550(`com${i + 1}`, COM_PORTS[i], this.pic.irqLine(COM_IRQS[i]), {
+        clock: this.clock,
+        timers: this.timers,
+      });
+      this.ports.register(uart);
+      this.timers.add(uart);
+      this.uarts.push(uart);
+    }
+
+    // Small board ports.
+    this.postCode = new PostCodePort();
+    this.ports.register(this.postCode);
+    this.fastA20 = new FastA20Port({
+      onA20: (on) => {
+        this.a20FromPort92 = on;
+        this.updateA20();
+      },
+      onResetRequest: () => this.requestReset(),
+    });
+    this.ports.register(this.fastA20);
+    this.debugConsole = new DebugConsolePort(config.onDebugOutput ?? (() => {}));
+    this.ports.register(this.debugConsole);
+    this.debugExit = new DebugExitPort((status) => {
+      this.exitStatus = status;
+      this.cpu.stopRequested = true;
+    });
+    this.ports.register(this.debugExit);
+
+    // Video: VGA text mode and its memory window.
+    this.vga = new VgaText();
+    this.vga.attach(this.memory);
+    this.ports.register(this.vga);
+
+    // PCI: host bridge and ISA bridge.
+    this.pci = new PciBus({ onResetRequest: () => this.requestReset() });
+    this.pci.attach(0, 0, new I440fxHostBridge());
+    this.pci.attach(1, 0, new Piix3IsaBridge());
+    this.ports.register(this.pci);
+
+    this.updateA20();
+  }
+
+  /** A20 is enabled when either the 8042 output port or port 0x92 enables it. */
+  private updateA20(): void {
+    this.memory.a20Mask = this.a20FromKbc || this.a20FromPort92 ? -1 : ~(1 << 20);
+  }
+
+  /** Asks for a system reset at the end of the current instruction. */
+  requestReset(): void {
+    this.resetPending = true;
+    this.cpu.stopRequested = true;
+  }
+
+  /** Resets the CPU and every device, as the RESET line does (RAM keeps its contents). */
+  reset(): void {
+    this.resetCount++;
+    this.resetPending = false;
+    this.cpu.reset();
+    this.pic.reset();
+    this.pit.reset();
+    this.portB.reset();
+    this.keyboardController.reset();
+    this.rtc.reset();
+    for (const uart of this.uarts) uart.reset();
+    this.postCode.reset();
+    this.fastA20.reset();
+    this.vga.reset();
+    this.pci.reset();
+    this.a20FromKbc = true;
+    this.a20FromPort92 = false;
+    this.updateA20();
+    this.timers.refreshAll(this.clock.now());
+  }
+
+  /**
+   * Runs up to `maxInstructions` guest instructions, servicing timers at their deadlines and skipping idle
+   * time while the CPU is halted. Returns why it stopped.
+   */
+  run(maxInstructions: number): StopReason {
+    const cpu = this.cpu;
+    let remaining = maxInstructions;
+    let reason: StopReason = 'budget';
+    while (remaining > 0) {
+      const now = this.clock.now();
+      if (now >= this.timers.next) this.timers.runDue(now);
+      if (cpu.halted && !this.interruptWaiting()) {
+        // HLT with interrupts off (and no NMI) never wakes; with them on, skip to the next timer event and
+        // charge the skipped time to the budget as if instructions had run.
+        if (this.timers.next === Infinity || (cpu.flags & 0x200) === 0) {
+          reason = 'idle';
+          break;
+        }
+        const skipped = Math.ceil((this.timers.next - now) / NS_PER_INSTRUCTION);
+        if (skipped > remaining) {
+          this.clock.advanceTo(now + remaining * NS_PER_INSTRUCTION);
+          break;
+        }
+        this.clock.advanceTo(this.timers.next);
+        remaining -= skipped;
+        continue;
+      }
+      const untilDeadline = Math.ceil((this.timers.next - now) / NS_PER_INSTRUCTION);
+      const budget = Math.max(1, Math.min(remaining, untilDeadline));
+      try {
+        remaining -= cpu.run(budget) || (cpu.halted ? 0 : 1);
+      } catch (e) {
+        if (e !== CPU_SHUTDOWN) throw e;
+        this.requestReset(); // a triple fault resets the PC (the chipset answers the shutdown cycle)
+      }
+      if (cpu.stopRequested) {
+        cpu.stopRequested = false;
+        if (this.resetPending) {
+          this.reset();
+          reason = 'reset';
+          break;
+        }
+        if (this.exitStatus !== null) {
+          reason = 'exit';
+          break;
+        }
+      }
+    }
+    this.flushSerial();
+    return reason;
+  }
+
+  private interruptWaiting(): boolean {
+    return this.cpu.nmiPending || ((this.cpu.flags & 0x200) !== 0 && this.pic.hasInterrupt());
+  }
+
+  /** Hands pending UART output to the onSerialOutput callback. */
+  flushSerial(): void {
+    if (!this.onSerialOutput) return;
+    for (let i = 0; i < 4; i++) {
+      if (this.uarts[i].hasOutput) this.onSerialOutput(i, this.uarts[i].drainOutput());
+    }
+  }
+
+  /** Types bytes into a UART's receiver (as much as fits; returns how many were taken). */
+  sendSerial(com: number, bytes: Uint8Array | number[]): number {
+    return this.uarts[com].receive(bytes);
+  }
+}
+
+export function createPc(config: PcConfig = {}): Pc {
+  return new Pc(config);
+}
