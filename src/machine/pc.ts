@@ -11,6 +11,10 @@
  *   0x80        -   POST code port;  0x92 fast A20 / reset;  0xE9 debug console;  0xF4 isa-debug-exit
  *   0x3F8 0x2F8 0x3E8 0x2E8   4,3,4,3   16550A UARTs COM1-COM4
  *   0x3C0-0x3DF -   VGA (text mode), memory 0xA0000-0xBFFFF
+ *   0x00-0x0F, 0x81-0x8F, 0xC0-0xDF  -  8237 DMA pair and page registers (floppy on channel 2)
+ *   0x3F0-0x3F5,0x3F7  6   82077AA floppy controller, drives A: and B:
+ *   0x1F0-0x1F7,0x3F6 14   ATA primary channel (master, slave)
+ *   0x170-0x177,0x376 15   ATA secondary channel (master, slave)
  *   0xCF8-0xCFF -   PCI configuration mechanism #1 (host bridge 00:00.0, ISA bridge 00:01.0), 0xCF9 reset
  */
 import { Cpu, CPU_SHUTDOWN } from '../cpu/cpu.ts';
@@ -24,6 +28,11 @@ import { I8042 } from '../devices/i8042.ts';
 import { DebugConsolePort, DebugExitPort, FastA20Port, PostCodePort } from '../devices/board-ports.ts';
 import { VgaText } from '../devices/vga-text.ts';
 import { I440fxHostBridge, PciBus, Piix3IsaBridge } from '../devices/pci.ts';
+import { Dma8237 } from '../devices/dma8237.ts';
+import { Floppy82077aa } from '../devices/floppy-82077aa.ts';
+import { ATA_PRIMARY, ATA_SECONDARY, AtaChannel } from '../devices/ata.ts';
+import { AtaDisk } from '../devices/ata-disk.ts';
+import type { BlockDevice } from '../devices/block-device.ts';
 import { NS_PER_INSTRUCTION, TimerScheduler, VirtualClock } from './clock.ts';
 
 /** The fixed date the RTC shows by default, so runs are reproducible (override with `rtcTime`). */
@@ -38,6 +47,10 @@ export interface PcConfig {
   onSerialOutput?: (com: number, bytes: Uint8Array) => void;
   /** Called with characters written to the 0xE9 debug console. */
   onDebugOutput?: (byte: number) => void;
+  /** Hard disks: [primary master, primary slave, secondary master, secondary slave]. */
+  disks?: Array<BlockDevice | undefined>;
+  /** Floppy media for drives A: and B:. */
+  floppies?: Array<BlockDevice | undefined>;
 }
 
 /** Why run() returned. */
@@ -64,6 +77,9 @@ export class Pc {
   readonly debugExit: DebugExitPort;
   readonly vga: VgaText;
   readonly pci: PciBus;
+  readonly dma: Dma8237;
+  readonly floppy: Floppy82077aa;
+  readonly ata: AtaChannel[] = [];
 
   /** Status the guest gave through isa-debug-exit ((value << 1) | 1), once it wrote port 0xF4. */
   exitStatus: number | null = null;
@@ -155,6 +171,37 @@ export class Pc {
     this.vga.attach(this.memory);
     this.ports.register(this.vga);
 
+    // ISA DMA and the floppy controller on DMA channel 2, IRQ 6.
+    this.dma = new Dma8237(this.memory);
+    this.ports.register(this.dma);
+    this.floppy = new Floppy82077aa(this.pic.irqLine(6), this.dma);
+    this.ports.register(this.floppy);
+    (config.floppies ?? []).forEach((media, drive) => {
+      if (media) this.floppy.insertMedia(drive, media);
+    });
+
+    // Hard disks: two ATA channels on IRQ 14 and 15.
+    const disks = config.disks ?? [];
+    if (disks.length > 4) throw new Error('at most four hard disks (two ATA channels, master and slave)');
+    const disk = (i: number) => (disks[i] ? new AtaDisk(disks[i]!) : undefined);
+    this.ata.push(
+      new AtaChannel(this.pic.irqLine(14), {
+        ...ATA_PRIMARY,
+        name: 'ata-primary',
+        master: disk(0),
+        slave: disk(1),
+      }),
+    );
+    this.ata.push(
+      new AtaChannel(this.pic.irqLine(15), {
+        ...ATA_SECONDARY,
+        name: 'ata-secondary',
+        master: disk(2),
+        slave: disk(3),
+      }),
+    );
+    for (const channel of this.ata) this.ports.register(channel);
+
     // PCI: host bridge and ISA bridge.
     this.pci = new PciBus({ onResetRequest: () => this.requestReset() });
     this.pci.attach(0, 0, new I440fxHostBridge());
@@ -190,6 +237,9 @@ export class Pc {
     this.fastA20.reset();
     this.vga.reset();
     this.pci.reset();
+    this.dma.reset();
+    this.floppy.reset();
+    for (const channel of this.ata) channel.reset();
     this.a20FromKbc = true;
     this.a20FromPort92 = false;
     this.updateA20();
