@@ -109,8 +109,22 @@ export class Cpu {
   trBase = 0;
   trLimit = 0;
   trType = 0;
-  /** Current privilege level (0 in real mode, 3 in V86 mode). */
-  cpl = 0;
+  private currentPrivilege = 0;
+  /** Current privilege level (0 in real mode, 3 in V86 mode). Changing it drops the cached code page. */
+  get cpl(): number {
+    return this.currentPrivilege;
+  }
+  set cpl(level: number) {
+    this.currentPrivilege = level;
+    this.fetchPage = 1;
+  }
+  /**
+   * The linear page (low 12 bits clear) instruction fetch reads straight from RAM, and its offset in RAM.
+   * Any value with low bits set means "none"; the MMU resets it whenever translations may have changed.
+   */
+  fetchPage = 1;
+  fetchPhys = 0;
+  readonly ram: Uint8Array;
   /** Model-specific registers the CPU implements (see system ops). */
   sysenterCs = 0;
   sysenterEsp = 0;
@@ -171,7 +185,9 @@ export class Cpu {
     readonly memory: PhysicalMemory,
     readonly io: IoBus,
   ) {
+    this.ram = memory.ram;
     this.mmu = new Mmu(this);
+    memory.onLayoutChange(() => this.mmu.flush(true));
     this.fpu = new Fpu(this);
     this.reset();
   }
@@ -370,7 +386,22 @@ export class Cpu {
     if (eip - this.instrStart >= 15) this.raiseError(EXC_GP, 0); // SDM Vol. 2, 2.3.11: at most 15 bytes
     if (eip >>> 0 > this.segLimit[CS]) this.raiseError(EXC_GP, 0);
     this.eip = (eip + 1) | 0;
-    return this.mmu.fetchLinear8((this.segBase[CS] + eip) | 0);
+    const linear = (this.segBase[CS] + eip) | 0;
+    if ((linear & ~0xfff) === this.fetchPage) return this.ram[this.fetchPhys | (linear & 0xfff)];
+    return this.fetchSlow(linear);
+  }
+
+  /** Instruction fetch from a page not yet cached: goes through the MMU, then caches the page if it is RAM. */
+  private fetchSlow(linear: number): number {
+    const value = this.mmu.fetchLinear8(linear);
+    const phys = this.mmu.translate(linear, false);
+    if (this.memory.isRam(phys)) {
+      this.fetchPage = linear & ~0xfff;
+      this.fetchPhys = phys & ~0xfff;
+    } else {
+      this.fetchPage = 1;
+    }
+    return value;
   }
 
   fetch16(): number {

@@ -22,8 +22,9 @@ export class PhysicalMemory {
   /** Per 4 KiB page: PAGE_RAM, PAGE_UNMAPPED or PAGE_HANDLER_BASE + handler index. */
   private readonly pageMap = new Uint8Array(PAGE_COUNT);
   private readonly handlers: MmioHandler[] = [];
-  /** ANDed into every address: 0xFFFFFFFF with A20 enabled, 0xFFEFFFFF with it masked. */
+  /** ANDed into every address: 0xFFFFFFFF with A20 enabled, 0xFFEFFFFF with it masked (see setA20). */
   a20Mask = -1;
+  private readonly layoutListeners: Array<() => void> = [];
   /**
    * Bumped whenever RAM may have changed behind the CPU's back in a way its caches must notice (DMA writes,
    * loadState). The CPU's decoded-block cache compares it.
@@ -37,6 +38,19 @@ export class PhysicalMemory {
     this.ramSize = ramSize;
     this.ram = new Uint8Array(ramSize);
     this.pageMap.fill(PAGE_UNMAPPED, ramSize >>> PAGE_SHIFT);
+  }
+
+  /** Registers a callback for changes of the address map (MMIO mapped, A20 toggled): CPUs drop their TLBs. */
+  onLayoutChange(listener: () => void): void {
+    this.layoutListeners.push(listener);
+  }
+
+  /** Opens or closes the A20 gate. */
+  setA20(enabled: boolean): void {
+    const mask = enabled ? -1 : ~(1 << 20);
+    if (mask === this.a20Mask) return;
+    this.a20Mask = mask;
+    for (const listener of this.layoutListeners) listener();
   }
 
   /** Maps [start, start + length) to a handler, hiding RAM there. Both must be 4 KiB aligned. */
@@ -58,6 +72,7 @@ export class PhysicalMemory {
       }
       this.pageMap[page] = PAGE_HANDLER_BASE + index;
     }
+    for (const listener of this.layoutListeners) listener();
   }
 
   /** True when the 4 KiB page holding `address` is plain RAM (the fast paths may touch `ram` directly). */

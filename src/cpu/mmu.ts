@@ -4,18 +4,24 @@
  * and INVLPG that keeps global pages (CR4.PGE). Intel SDM Vol. 3A, 4.3 "32-bit paging", 4.7 "Page-fault
  * exceptions", 4.10 "Caching translation information".
  *
- * The TLB is one entry per 4 KiB linear page (a typed array indexed by page number), with the pages that hold
- * an entry listed so that a flush touches only those.
+ * The TLB is direct-mapped (TLB_SIZE entries indexed by the low bits of the linear page number) and serves
+ * paging-off mode too (identity translation, A20 applied), so every access takes the same fast path: tag
+ * match, permission bit, then straight into the RAM array. Pages that are not plain RAM (MMIO, unmapped)
+ * never get permission bits, so their accesses always take the slow path through PhysicalMemory.
  */
 import type { Cpu } from './cpu.ts';
 import { CR0_PG, CR0_WP, EXC_PF } from './constants.ts';
 
-/** TLB info bits: which kinds of access the cached translation already allows without a walk. */
+/** Permission bits of a TLB entry: the access kinds it allows without a walk. */
 const TLB_READ_SUPER = 1;
 const TLB_WRITE_SUPER = 2;
 const TLB_READ_USER = 4;
 const TLB_WRITE_USER = 8;
 const TLB_GLOBAL = 16;
+
+const TLB_BITS = 12;
+const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
 
 /** Page-table entry bits. */
 const PTE_P = 1 << 0;
@@ -34,21 +40,24 @@ const PF_U = 4;
 const CR4_PSE = 1 << 4;
 const CR4_PGE = 1 << 7;
 
-/** How many distinct pages the TLB remembers before a flush clears the whole table. */
-const TLB_LIST_CAPACITY = 16384;
-
 export class Mmu {
-  /** True when CR0.PG is set; mirrors CR0 so the fast paths test one field. */
+  /** True when CR0.PG is set. */
   paging = false;
-  private readonly tlbInfo = new Uint8Array(1 << 20);
-  private readonly tlbPhys = new Int32Array(1 << 20);
-  private readonly tlbList = new Int32Array(TLB_LIST_CAPACITY);
-  private tlbCount = 0;
-  private tlbOverflow = false;
+  /** Linear page number cached in each slot, or -1. */
+  private readonly tag = new Int32Array(TLB_SIZE).fill(-1);
+  /** Physical address of the page's first byte (an index into RAM when the page is RAM). */
+  private readonly phys = new Int32Array(TLB_SIZE);
+  /** TLB_* permission bits (0 for non-RAM pages, which always go the slow way). */
+  private readonly bits = new Uint8Array(TLB_SIZE);
   /** Set for accesses the CPU makes on its own behalf (descriptor tables, TSS): always supervisor. */
   systemAccess = false;
+  private readonly ram: Uint8Array;
+  private readonly ram32: Int32Array;
 
-  constructor(private readonly cpu: Cpu) {}
+  constructor(private readonly cpu: Cpu) {
+    this.ram = cpu.memory.ram;
+    this.ram32 = new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength >> 2);
+  }
 
   /** Called when CR0, CR3 or CR4 change. */
   configure(): void {
@@ -57,62 +66,64 @@ export class Mmu {
 
   /** Drops cached translations; global pages survive unless `all` (or CR4.PGE is clear). */
   flush(all: boolean): void {
-    const keepGlobal = !all && (this.cpu.cr4 & CR4_PGE) !== 0;
-    if (this.tlbOverflow) {
-      if (keepGlobal) {
-        const info = this.tlbInfo;
-        for (let i = 0; i < info.length; i++) if (!(info[i] & TLB_GLOBAL)) info[i] = 0;
-      } else {
-        this.tlbInfo.fill(0);
-      }
-      this.tlbOverflow = false;
-      this.tlbCount = 0;
-      if (keepGlobal) this.rebuildListFromGlobals();
-      return;
+    const keepGlobal = !all && (this.cpu.cr4 & CR4_PGE) !== 0 && this.paging;
+    const tag = this.tag;
+    const bits = this.bits;
+    for (let i = 0; i < TLB_SIZE; i++) {
+      if (keepGlobal && bits[i] & TLB_GLOBAL) continue;
+      tag[i] = -1;
     }
-    let kept = 0;
-    for (let i = 0; i < this.tlbCount; i++) {
-      const page = this.tlbList[i];
-      if (keepGlobal && this.tlbInfo[page] & TLB_GLOBAL) this.tlbList[kept++] = page;
-      else this.tlbInfo[page] = 0;
-    }
-    this.tlbCount = kept;
-  }
-
-  private rebuildListFromGlobals(): void {
-    const info = this.tlbInfo;
-    for (let page = 0; page < info.length; page++) {
-      if (info[page] === 0) continue;
-      if (this.tlbCount === TLB_LIST_CAPACITY) {
-        this.tlbOverflow = true;
-        return;
-      }
-      this.tlbList[this.tlbCount++] = page;
-    }
+    this.cpu.fetchPage = 1;
   }
 
   /** INVLPG: drops the translation of one linear page, global or not. */
   invalidatePage(linear: number): void {
-    this.tlbInfo[linear >>> 12] = 0;
-  }
-
-  private isUser(): boolean {
-    return this.cpu.cpl === 3 && !this.systemAccess;
-  }
-
-  /**
-   * Walks the page tables for `linear`, setting accessed/dirty bits, caching the result, and returning the
-   * physical address. Raises #PF on a missing page or a protection violation.
-   */
-  translate(linear: number, write: boolean): number {
-    const user = this.isUser();
     const page = linear >>> 12;
-    const info = this.tlbInfo[page];
-    const need = user ? (write ? TLB_WRITE_USER : TLB_READ_USER) : write ? TLB_WRITE_SUPER : TLB_READ_SUPER;
-    if (info & need) return this.tlbPhys[page] | (linear & 0xfff);
-    return this.walk(linear, write, user);
+    const i = page & TLB_MASK;
+    if (this.tag[i] === page) this.tag[i] = -1;
+    this.cpu.fetchPage = 1;
   }
 
+  private needBit(write: boolean): number {
+    const user = this.cpu.cpl === 3 && !this.systemAccess;
+    return user ? (write ? TLB_WRITE_USER : TLB_READ_USER) : write ? TLB_WRITE_SUPER : TLB_READ_SUPER;
+  }
+
+  /** Translates `linear` for an access, filling the TLB; raises #PF. Returns the physical address. */
+  translate(linear: number, write: boolean): number {
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    if (this.tag[i] === page && this.bits[i] & this.needBit(write))
+      return (this.phys[i] | (linear & 0xfff)) >>> 0;
+    return this.fill(linear, write);
+  }
+
+  /** Slow path: walks (or, with paging off, applies A20), checks, caches, returns the physical address. */
+  private fill(linear: number, write: boolean): number {
+    const user = this.cpu.cpl === 3 && !this.systemAccess;
+    let physPage: number;
+    let info: number;
+    if (!this.paging) {
+      physPage = (linear & this.cpu.memory.a20Mask & ~0xfff) >>> 0;
+      info = TLB_READ_SUPER | TLB_WRITE_SUPER | TLB_READ_USER | TLB_WRITE_USER;
+    } else {
+      const walked = this.walk(linear, write, user);
+      physPage = this.walkPhys;
+      info = walked;
+    }
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    this.tag[i] = page;
+    this.phys[i] = physPage | 0;
+    // Only plain RAM gets fast-path rights; MMIO and holes keep bits = 0 (always slow).
+    this.bits[i] = this.cpu.memory.isRam(physPage) && physPage + 0x1000 <= this.ram.length ? info : 0;
+    return (physPage | (linear & 0xfff)) >>> 0;
+  }
+
+  /** Physical page found by the last walk. */
+  private walkPhys = 0;
+
+  /** Walks the page tables (setting A/D bits); returns the permission bits to cache. */
   private walk(linear: number, write: boolean, user: boolean): number {
     const cpu = this.cpu;
     const mem = cpu.memory;
@@ -120,7 +131,6 @@ export class Mmu {
     const pde = mem.read32(pdeAddress);
     if (!(pde & PTE_P)) this.pageFault(linear, 0, write, user);
     const wp = (cpu.cr0 & CR0_WP) !== 0;
-    let physPage: number;
     let allowUser: boolean;
     let allowWrite: boolean;
     let global: boolean;
@@ -133,7 +143,7 @@ export class Mmu {
       let newPde = pde | PTE_A;
       if (write) newPde |= PTE_D;
       if (newPde !== pde) mem.write32(pdeAddress, newPde);
-      physPage = ((pde & 0xffc00000) | (linear & 0x3ff000)) >>> 0;
+      this.walkPhys = ((pde & 0xffc00000) | (linear & 0x3ff000)) >>> 0;
       global = (pde & PTE_G) !== 0;
       dirty = (newPde & PTE_D) !== 0;
     } else {
@@ -147,12 +157,12 @@ export class Mmu {
       let newPte = pte | PTE_A;
       if (write) newPte |= PTE_D;
       if (newPte !== pte) mem.write32(pteAddress, newPte);
-      physPage = (pte & ~0xfff) >>> 0;
+      this.walkPhys = (pte & ~0xfff) >>> 0;
       global = (pte & PTE_G) !== 0;
       dirty = (newPte & PTE_D) !== 0;
     }
-    // Cache what this translation allows. Writes are cached only once the dirty bit is set, so that the
-    // first write to a clean page still walks and sets it.
+    this.walkPhys = (this.walkPhys & mem.a20Mask) >>> 0;
+    // Writes are cached only once the dirty bit is set, so the first write to a clean page still walks.
     let info = TLB_READ_SUPER;
     if (allowUser) info |= TLB_READ_USER;
     if (dirty) {
@@ -160,14 +170,7 @@ export class Mmu {
       if (allowWrite && allowUser) info |= TLB_WRITE_USER;
     }
     if (global && cpu.cr4 & CR4_PGE) info |= TLB_GLOBAL;
-    const page = linear >>> 12;
-    if (this.tlbInfo[page] === 0) {
-      if (this.tlbCount < TLB_LIST_CAPACITY) this.tlbList[this.tlbCount++] = page;
-      else this.tlbOverflow = true;
-    }
-    this.tlbInfo[page] = info;
-    this.tlbPhys[page] = physPage | 0;
-    return (physPage | (linear & 0xfff)) >>> 0;
+    return info;
   }
 
   private checkAccess(
@@ -190,49 +193,93 @@ export class Mmu {
     this.cpu.raiseError(EXC_PF, present | (write ? PF_W : 0) | (user ? PF_U : 0));
   }
 
-  // ---- Linear accessors used by the CPU. ----
+  // ---- Linear accessors used by the CPU: tag match + permission bit → RAM; anything else → slow path ----
 
   readLinear8(linear: number): number {
-    if (!this.paging) return this.cpu.memory.read8(linear);
-    return this.cpu.memory.read8(this.translate(linear, false));
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    if (this.tag[i] === page && this.bits[i] & this.needBit(false))
+      return this.ram[this.phys[i] + (linear & 0xfff)];
+    return this.cpu.memory.read8(this.fill(linear, false));
   }
+
   fetchLinear8(linear: number): number {
     return this.readLinear8(linear);
   }
+
   readLinear16(linear: number): number {
-    if (!this.paging) return this.cpu.memory.read16(linear);
-    if ((linear & 0xfff) === 0xfff) return this.readLinear8(linear) | (this.readLinear8(linear + 1) << 8);
-    return this.cpu.memory.read16(this.translate(linear, false));
-  }
-  readLinear32(linear: number): number {
-    if (!this.paging) return this.cpu.memory.read32(linear);
-    if ((linear & 0xfff) > 0xffc) {
-      const mem = this.cpu.memory;
-      const a = this.translate(linear, false);
-      const b = this.translate((linear + 3) | 0, false);
-      let v = 0;
-      for (let i = 0; i < 4; i++) {
-        const byteLinear = (linear + i) | 0;
-        const phys = (byteLinear ^ linear) & ~0xfff ? (b & ~0xfff) | (byteLinear & 0xfff) : a + i;
-        v |= mem.read8(phys) << (i * 8);
-      }
-      return v;
+    const off = linear & 0xfff;
+    if (off === 0xfff) return this.readLinear8(linear) | (this.readLinear8((linear + 1) | 0) << 8);
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    if (this.tag[i] === page && this.bits[i] & this.needBit(false)) {
+      const a = this.phys[i] + off;
+      return this.ram[a] | (this.ram[a + 1] << 8);
     }
-    return this.cpu.memory.read32(this.translate(linear, false));
+    return this.cpu.memory.read16(this.fill(linear, false));
   }
+
+  readLinear32(linear: number): number {
+    const off = linear & 0xfff;
+    if (off > 0xffc) return this.readLinear16(linear) | (this.readLinear16((linear + 2) | 0) << 16);
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    if (this.tag[i] === page && this.bits[i] & this.needBit(false)) {
+      const a = this.phys[i] + off;
+      if ((a & 3) === 0) return this.ram32[a >> 2];
+      const ram = this.ram;
+      return ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
+    }
+    return this.cpu.memory.read32(this.fill(linear, false));
+  }
+
   writeLinear8(linear: number, value: number): void {
-    if (!this.paging) this.cpu.memory.write8(linear, value);
-    else this.cpu.memory.write8(this.translate(linear, true), value);
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    if (this.tag[i] === page && this.bits[i] & this.needBit(true))
+      this.ram[this.phys[i] + (linear & 0xfff)] = value;
+    else this.cpu.memory.write8(this.fill(linear, true), value);
   }
+
   writeLinear16(linear: number, value: number): void {
-    if (!this.paging) this.cpu.memory.write16(linear, value);
-    else if ((linear & 0xfff) === 0xfff) this.writeSplit(linear, value, 2);
-    else this.cpu.memory.write16(this.translate(linear, true), value);
+    const off = linear & 0xfff;
+    if (off === 0xfff) {
+      this.writeSplit(linear, value, 2);
+      return;
+    }
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    if (this.tag[i] === page && this.bits[i] & this.needBit(true)) {
+      const a = this.phys[i] + off;
+      this.ram[a] = value;
+      this.ram[a + 1] = value >> 8;
+      return;
+    }
+    this.cpu.memory.write16(this.fill(linear, true), value);
   }
+
   writeLinear32(linear: number, value: number): void {
-    if (!this.paging) this.cpu.memory.write32(linear, value);
-    else if ((linear & 0xfff) > 0xffc) this.writeSplit(linear, value, 4);
-    else this.cpu.memory.write32(this.translate(linear, true), value);
+    const off = linear & 0xfff;
+    if (off > 0xffc) {
+      this.writeSplit(linear, value, 4);
+      return;
+    }
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    if (this.tag[i] === page && this.bits[i] & this.needBit(true)) {
+      const a = this.phys[i] + off;
+      if ((a & 3) === 0) {
+        this.ram32[a >> 2] = value;
+        return;
+      }
+      const ram = this.ram;
+      ram[a] = value;
+      ram[a + 1] = value >> 8;
+      ram[a + 2] = value >> 16;
+      ram[a + 3] = value >> 24;
+      return;
+    }
+    this.cpu.memory.write32(this.fill(linear, true), value);
   }
 
   /** A write that crosses a page boundary: both pages are checked before either is written. */

@@ -213,7 +213,7 @@ export class Pc {
 
   /** A20 is enabled when either the 8042 output port or port 0x92 enables it. */
   private updateA20(): void {
-    this.memory.a20Mask = this.a20FromKbc || this.a20FromPort92 ? -1 : ~(1 << 20);
+    this.memory.setA20(this.a20FromKbc || this.a20FromPort92);
   }
 
   /** Asks for a system reset at the end of the current instruction. */
