@@ -89,6 +89,8 @@ export class Cpu {
   /** Scratch results of a shift, kept until its memory write succeeded (see ops/shift.ts). */
   shiftCf = 0;
   shiftOf = 0;
+  /** Low half of the last 32 x 32 multiply (see ops/arith.ts mulHigh32Of). */
+  mulLow = 0;
   /** Scratch space for multi-register instructions (POPA, ENTER), allocated once. */
   readonly scratch8 = new Int32Array(32);
 

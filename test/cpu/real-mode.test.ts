@@ -206,3 +206,54 @@ describe('real-mode exceptions as a 386 raises them', () => {
     expect(t.memory.read16(STACK_SEG * 16 + t.cpu.reg16[ESP * 2])).toBe(3);
   });
 });
+
+describe('32-bit multiply and divide', () => {
+  test('MUL/IMUL r/m32 give the full 64-bit product; DIV/IDIV the quotient and remainder', () => {
+    const cases: Array<[number, number]> = [
+      [0xffffffff, 0xffffffff],
+      [0x80000000, 2],
+      [0x12345678, 0x9abcdef0],
+      [-7, 3],
+      [0x7fffffff, -0x80000000],
+    ];
+    for (const [a, b] of cases) {
+      // mul ebx ; mov esi,eax ; mov edi,edx ; mov eax,[a] (via ecx) ; imul ebx
+      const r = run(
+        [0x66, 0xf7, 0xe3, 0x66, 0x89, 0xc6, 0x66, 0x89, 0xd7, 0x66, 0x89, 0xc8, 0x66, 0xf7, 0xeb],
+        (c) => {
+          c.reg32[EAX] = a;
+          c.reg32[ECX] = a;
+          c.reg32[EBX] = b;
+        },
+      );
+      const unsigned = BigInt(a >>> 0) * BigInt(b >>> 0);
+      const signed = BigInt(a | 0) * BigInt(b | 0);
+      expect([r.cpu.reg32[ESI], r.cpu.reg32[7]]).toEqual([
+        Number(BigInt.asIntN(32, unsigned)),
+        Number(BigInt.asIntN(32, unsigned >> 32n)),
+      ]);
+      expect([r.cpu.reg32[EAX], r.cpu.reg32[EDX]]).toEqual([
+        Number(BigInt.asIntN(32, signed)),
+        Number(BigInt.asIntN(32, signed >> 32n)),
+      ]);
+    }
+    // div ebx: EDX:EAX = 0x00000001_00000005 / 3
+    const d = run([0x66, 0xf7, 0xf3], (c) => {
+      c.reg32[EDX] = 1;
+      c.reg32[EAX] = 5;
+      c.reg32[EBX] = 3;
+    });
+    expect([d.cpu.reg32[EAX], d.cpu.reg32[EDX]]).toEqual([
+      Number((2n ** 32n + 5n) / 3n),
+      Number((2n ** 32n + 5n) % 3n),
+    ]);
+    // idiv ebx: -2^31 / -1 overflows: #DE; a quotient that does not fit: #DE
+    expect(
+      run([0x66, 0xf7, 0xfb], (c) => ((c.reg32[EAX] = -0x80000000), (c.reg32[EDX] = -1), (c.reg32[EBX] = -1)))
+        .vector,
+    ).toBe(0);
+    expect(run([0x66, 0xf7, 0xf3], (c) => ((c.reg32[EDX] = 3), (c.reg32[EBX] = 3))).vector).toBe(0);
+    const i = run([0x66, 0xf7, 0xfb], (c) => ((c.reg32[EAX] = -7), (c.reg32[EDX] = -1), (c.reg32[EBX] = 2)));
+    expect([i.cpu.reg32[EAX], i.cpu.reg32[EDX]]).toEqual([-3, -1]);
+  });
+});

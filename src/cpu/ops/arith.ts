@@ -401,16 +401,15 @@ function group3Ev32(c: Cpu, reg: number): void {
       break;
     }
     case 4: {
-      const product = BigInt(r[EAX] >>> 0) * BigInt(c.readRm32() >>> 0);
-      const lo = Number(product & 0xffffffffn) | 0;
-      const hi = Number(product >> 32n) | 0;
-      r[EAX] = lo;
+      const hi = mulHigh32Of(c, r[EAX], c.readRm32(), false);
+      r[EAX] = c.mulLow;
       r[EDX] = hi;
-      setResultFlags(c, 2, lo, +(hi !== 0), +(hi !== 0), 0);
+      setResultFlags(c, 2, c.mulLow, +(hi !== 0), +(hi !== 0), 0);
       break;
     }
     case 5: {
-      const [lo, hi] = imul32(r[EAX], c.readRm32());
+      const hi = mulHigh32Of(c, r[EAX], c.readRm32(), true);
+      const lo = c.mulLow;
       r[EAX] = lo;
       r[EDX] = hi;
       const overflow = hi !== lo >> 31;
@@ -420,17 +419,32 @@ function group3Ev32(c: Cpu, reg: number): void {
     case 6: {
       const divisor = c.readRm32() >>> 0;
       if (divisor === 0) c.raise(EXC_DE);
-      const dividend = (BigInt(r[EDX] >>> 0) << 32n) | BigInt(r[EAX] >>> 0);
-      const quotient = dividend / BigInt(divisor);
-      if (quotient > 0xffffffffn) c.raise(EXC_DE);
-      r[EAX] = Number(quotient) | 0;
+      const high = r[EDX] >>> 0;
+      const low = r[EAX] >>> 0;
+      if (high >= divisor) c.raise(EXC_DE); // the quotient would not fit in 32 bits
+      if (high === 0) {
+        r[EAX] = Math.floor(low / divisor);
+        r[EDX] = low % divisor;
+        break;
+      }
+      const dividend = (BigInt(high) << 32n) | BigInt(low);
+      r[EAX] = Number(dividend / BigInt(divisor)) | 0;
       r[EDX] = Number(dividend % BigInt(divisor)) | 0;
       break;
     }
     default: {
       const divisor = c.readRm32();
       if (divisor === 0) c.raise(EXC_DE);
-      const dividend = (BigInt(r[EDX]) << 32n) | BigInt(r[EAX] >>> 0);
+      const high = r[EDX];
+      const low = r[EAX];
+      if (high === low >> 31) {
+        // The dividend fits in 32 bits: plain double arithmetic is exact. Only -2^31 / -1 overflows.
+        if (low === -0x80000000 && divisor === -1) c.raise(EXC_DE);
+        r[EAX] = Math.trunc(low / divisor);
+        r[EDX] = low % divisor;
+        break;
+      }
+      const dividend = (BigInt(high) << 32n) | BigInt(low >>> 0);
       const quotient = dividend / BigInt(divisor); // BigInt division truncates toward zero, as IDIV does
       if (quotient > 0x7fffffffn || quotient < -0x80000000n) c.raise(EXC_DE);
       r[EAX] = Number(quotient) | 0;
@@ -440,17 +454,38 @@ function group3Ev32(c: Cpu, reg: number): void {
   }
 }
 
-/** Signed 32x32 -> 64 multiply: [low, high] as int32. */
-export function imul32(a: number, b: number): [number, number] {
-  const product = BigInt(a | 0) * BigInt(b | 0);
-  return [Number(BigInt.asIntN(32, product)), Number(BigInt.asIntN(32, product >> 32n))];
+/**
+ * The high 32 bits of a 32 x 32 -> 64-bit product (signed or unsigned); the low 32 bits are left in
+ * `c.mulLow`. Computed from 16-bit halves in doubles, so no allocation and no BigInt.
+ */
+export function mulHigh32Of(c: Cpu, a: number, b: number, signed: boolean): number {
+  c.mulLow = Math.imul(a, b);
+  return mulHigh32(a, b, signed);
+}
+function mulHigh32(a: number, b: number, signed: boolean): number {
+  const ua = a >>> 0;
+  const ub = b >>> 0;
+  const aLo = ua & 0xffff;
+  const aHi = ua >>> 16;
+  const bLo = ub & 0xffff;
+  const bHi = ub >>> 16;
+  const lolo = aLo * bLo;
+  const mid = aHi * bLo + (lolo >>> 16) + aLo * bHi; // < 2^34: exact
+  let hi = (aHi * bHi + Math.floor(mid / 0x10000)) | 0;
+  // Signed product = unsigned product - (a < 0 ? b << 32 : 0) - (b < 0 ? a << 32 : 0).
+  if (signed) {
+    if (a < 0) hi = (hi - ub) | 0;
+    if (b < 0) hi = (hi - ua) | 0;
+  }
+  return hi;
 }
 
 /** IMUL r, r/m, imm (69, 6B) and IMUL r, r/m (0F AF): truncated signed product. */
 function imulTruncated(c: Cpu, a: number, b: number): void {
   const reg = (c.modrm >> 3) & 7;
   if (c.opsize32) {
-    const [lo, hi] = imul32(a, b);
+    const hi = mulHigh32Of(c, a, b, true);
+    const lo = c.mulLow;
     c.reg32[reg] = lo;
     const overflow = hi !== lo >> 31;
     setResultFlags(c, 2, lo, +overflow, +overflow, 0);
