@@ -31,6 +31,10 @@ const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
 
 /** MSR numbers. */
 export const MSR_TSC = 0x10;
+/** IA32_PLATFORM_ID: platform bits for microcode selection (P6 and later); reads 0 here. */
+export const MSR_PLATFORM_ID = 0x17;
+/** IA32_BIOS_SIGN_ID: microcode update signature; writes are accepted, the revision reads as 0. */
+export const MSR_BIOS_SIGN_ID = 0x8b;
 export const MSR_SYSENTER_CS = 0x174;
 export const MSR_SYSENTER_ESP = 0x175;
 export const MSR_SYSENTER_EIP = 0x176;
@@ -263,6 +267,9 @@ export function rdmsr(c: Cpu): void {
       hi = Math.floor(tsc / 0x100000000) | 0;
       break;
     }
+    case MSR_PLATFORM_ID:
+    case MSR_BIOS_SIGN_ID:
+      break;
     case MSR_SYSENTER_CS:
       lo = c.sysenterCs;
       break;
@@ -287,6 +294,8 @@ export function wrmsr(c: Cpu): void {
     case MSR_TSC:
       c.tscOffset = (hi >>> 0) * 0x100000000 + (lo >>> 0) - c.timeNs();
       break;
+    case MSR_BIOS_SIGN_ID:
+      break; // software writes 0 before CPUID to latch the revision; there is no microcode to report
     case MSR_SYSENTER_CS:
       c.sysenterCs = lo & 0xffff;
       break;
