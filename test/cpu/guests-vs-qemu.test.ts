@@ -49,7 +49,15 @@ describe('CPU test programs against QEMU golden output', () => {
   test.skipIf(noNasm !== null).each(names)('%s.bin is built from its source', (name) => {
     const dir = mkdtempSync(join(tmpdir(), 'visor86-guest-'));
     const out = join(dir, `${name}.bin`);
-    execFileSync('nasm', ['-f', 'bin', '-I', join(GUESTS, 'lib') + '/', '-o', out, join(GUESTS, `${name}.asm`)]);
+    execFileSync('nasm', [
+      '-f',
+      'bin',
+      '-I',
+      join(GUESTS, 'lib') + '/',
+      '-o',
+      out,
+      join(GUESTS, `${name}.asm`),
+    ]);
     expect(Buffer.compare(readFileSync(out), readFileSync(join(GUESTS, 'build', `${name}.bin`)))).toBe(0);
   });
 });
