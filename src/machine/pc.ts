@@ -16,6 +16,7 @@
  *   0x1F0-0x1F7,0x3F6 14   ATA primary channel (master, slave)
  *   0x170-0x177,0x376 15   ATA secondary channel (master, slave)
  *   0xCF8-0xCFF -   PCI configuration mechanism #1 (host bridge 00:00.0, ISA bridge 00:01.0), 0xCF9 reset
+ *   0x5F0       -   BIOS hypercall port (firmware 'bios' only; ROM at 0xF0000 and 0xFFFF0000)
  */
 import { Cpu, CPU_SHUTDOWN } from '../cpu/cpu.ts';
 import { PhysicalMemory } from '../cpu/memory.ts';
@@ -34,6 +35,7 @@ import { ATA_PRIMARY, ATA_SECONDARY, AtaChannel } from '../devices/ata.ts';
 import { AtaDisk } from '../devices/ata-disk.ts';
 import type { BlockDevice } from '../devices/block-device.ts';
 import { NS_PER_INSTRUCTION, TimerScheduler, VirtualClock } from './clock.ts';
+import { installBios, type Bios, type BiosOptions } from './bios/index.ts';
 
 /** The fixed date the RTC shows by default, so runs are reproducible (override with `rtcTime`). */
 export const DEFAULT_RTC_TIME = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -51,6 +53,13 @@ export interface PcConfig {
   disks?: Array<BlockDevice | undefined>;
   /** Floppy media for drives A: and B:. */
   floppies?: Array<BlockDevice | undefined>;
+  /**
+   * Firmware in the ROM at 0xF0000: 'bios' runs visor86's BIOS (POST, then boot from floppy A: or the first
+   * hard disk); 'none' (default) maps no ROM, for direct kernel boot (multiboot.ts) and bare test programs.
+   */
+  firmware?: 'bios' | 'none';
+  /** BIOS options (with firmware 'bios'); its output is mirrored to COM1 unless serialMirror is false. */
+  bios?: BiosOptions;
 }
 
 /** Why run() returned. */
@@ -80,6 +89,10 @@ export class Pc {
   readonly dma: Dma8237;
   readonly floppy: Floppy82077aa;
   readonly ata: AtaChannel[] = [];
+  /** The hard disks at [primary master, primary slave, secondary master, secondary slave]. */
+  readonly hardDisks: ReadonlyArray<AtaDisk | undefined>;
+  /** The BIOS, once installed (`firmware: 'bios'`, or installBios(pc) from src/machine/bios). */
+  bios: Bios | null = null;
 
   /** Status the guest gave through isa-debug-exit ((value << 1) | 1), once it wrote port 0xF4. */
   exitStatus: number | null = null;
@@ -183,7 +196,8 @@ export class Pc {
     // Hard disks: two ATA channels on IRQ 14 and 15.
     const disks = config.disks ?? [];
     if (disks.length > 4) throw new Error('at most four hard disks (two ATA channels, master and slave)');
-    const disk = (i: number) => (disks[i] ? new AtaDisk(disks[i]!) : undefined);
+    this.hardDisks = [0, 1, 2, 3].map((i) => (disks[i] ? new AtaDisk(disks[i]!) : undefined));
+    const disk = (i: number) => this.hardDisks[i];
     this.ata.push(
       new AtaChannel(this.pic.irqLine(14), {
         ...ATA_PRIMARY,
@@ -209,6 +223,9 @@ export class Pc {
     this.ports.register(this.pci);
 
     this.updateA20();
+
+    // Firmware: the BIOS ROM and its hypercall port (the CPU then starts at F000:FFF0 in it).
+    if (config.firmware === 'bios') installBios(this, config.bios);
   }
 
   /** A20 is enabled when either the 8042 output port or port 0x92 enables it. */
