@@ -1,0 +1,410 @@
+/**
+ * One VM in a terminal, the way `qemu -nographic` runs one: COM1's output goes to stdout (or a file), stdin
+ * goes to COM1 through the Ctrl-A escape, and the run ends with an exit status a script can test.
+ *
+ * The machine runs in slices sized to take about TARGET_SLICE_MS of host time; between slices the event
+ * loop gets a turn (stdin, timers, stdout drain). A guest that halts with nothing to wake it but input
+ * waits for input; a guest halted between timer interrupts is paced so its virtual time does not run ahead
+ * of the wall clock. Nothing here is module state: several runners can share a process.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
+import { createPc } from '../machine/pc.ts';
+import type { Pc, StopReason } from '../machine/pc.ts';
+import { bootLinux, isLinuxKernel } from '../machine/linux-boot.ts';
+import { bootMultiboot, findMultibootHeader } from '../machine/multiboot.ts';
+import type { BlockDevice } from '../devices/block-device.ts';
+import { NS_PER_INSTRUCTION } from '../machine/clock.ts';
+import { EscapeFilter, ESCAPE_HELP } from './escape.ts';
+import type { EscapeCommand } from './escape.ts';
+import { biosConfig } from './firmware.ts';
+import { FLOPPY_IMAGE_SIZES, openFloppy, openImage, readWholeFile } from './media.ts';
+import type { FileBlockDevice, OpenedImage } from './media.ts';
+import { MAX_DISKS, MAX_FLOPPIES, UsageError } from './options.ts';
+import type { RunOptions } from './options.ts';
+
+/** A readable stdin, possibly a TTY (raw mode is used when it is). */
+export type CliInput = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+
+/** The streams a run talks to: process.stdin/stdout/stderr by default, anything stream-like in tests. */
+export interface CliIo {
+  stdin: CliInput;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export const EXIT_TIMEOUT = 124;
+export const EXIT_USAGE = 2;
+
+/** Host time one slice should take: short enough for stdin and timers to feel immediate. */
+const TARGET_SLICE_MS = 25;
+const MIN_SLICE = 10_000;
+const MAX_SLICE = 5_000_000;
+/** While typed input waits for room in the UART, slices stay short so the guest gets it promptly. */
+const INPUT_SLICE = 100_000;
+/** Longest single wait while a halted guest waits for its next timer event. */
+const MAX_PACING_WAIT_MS = 50;
+/** How far virtual time may lag the wall clock before the pacing baseline moves (no catch-up bursts). */
+const MAX_LAG_MS = 100;
+/** Typed input queued beyond this pauses stdin until the guest reads some. */
+const INPUT_HIGH_WATER = 64 * 1024;
+const IF_FLAG = 0x200;
+
+/** Runs one VM to completion and returns the process exit status. */
+export async function runVm(options: RunOptions, io: CliIo): Promise<number> {
+  const runner = new VmRunner(options, io);
+  try {
+    runner.setUp();
+  } catch (e) {
+    runner.dispose();
+    if (e instanceof UsageError) {
+      io.stderr.write(`visor86: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  try {
+    return await runner.run();
+  } finally {
+    runner.dispose();
+  }
+}
+
+class VmRunner {
+  private pc: Pc | null = null;
+  private result: number | null = null;
+  private readonly images: FileBlockDevice[] = [];
+  private serialFd: number | null = null;
+  private rebootKernel: (() => void) | null = null;
+  private resetNotes = 0;
+
+  // Typed input waiting for room in COM1's receiver.
+  private readonly inputQueue: Uint8Array[] = [];
+  private inputQueued = 0;
+  private inputPaused = false;
+  private readonly escape: EscapeFilter;
+  private stdinAttached = false;
+  private rawMode = false;
+
+  // --until: the text as bytes and the tail of the output that could start a match.
+  private readonly untilBytes: Buffer | null;
+  private untilTail: Buffer = Buffer.alloc(0);
+
+  private stdoutBlocked = false;
+  private wake: (() => void) | null = null;
+  private timeoutTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private readonly onStdinData = (chunk: Buffer | string) => this.typed(chunk);
+  private readonly onStdoutError = (e: Error) => {
+    if ((e as { code?: string }).code !== 'EPIPE') this.note(`stdout: ${e.message}`);
+    this.finish(1);
+  };
+
+  constructor(
+    private readonly options: RunOptions,
+    private readonly io: CliIo,
+  ) {
+    this.escape = new EscapeFilter((command) => this.escapeCommand(command));
+    this.untilBytes = options.until !== undefined ? Buffer.from(options.until, 'utf8') : null;
+  }
+
+  /** Opens the files, builds the PC and loads what it boots. Throws UsageError for unusable input. */
+  setUp(): void {
+    const o = this.options;
+    const disks: BlockDevice[] = [];
+    const floppies: BlockDevice[] = [];
+    const keep = (image: OpenedImage, path: string): BlockDevice => {
+      this.images.push(image.device);
+      if (image.readOnly) this.note(`'${path}' is read-only on the host: the guest cannot write to it`);
+      return image.device;
+    };
+    if (o.image !== undefined) {
+      const image = openImage('disk image', o.image);
+      (FLOPPY_IMAGE_SIZES.includes(image.size) ? floppies : disks).push(keep(image, o.image));
+    }
+    for (const path of o.disks) disks.push(keep(openImage('disk image', path), path));
+    for (const path of o.floppies) floppies.push(keep(openFloppy(path), path));
+    if (disks.length > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} hard disks`);
+    if (floppies.length > MAX_FLOPPIES) throw new UsageError(`at most ${MAX_FLOPPIES} floppies (A: and B:)`);
+
+    const kernel = o.kernel !== undefined ? readWholeFile('kernel', o.kernel) : null;
+    const initrd = o.initrd !== undefined ? readWholeFile('initrd', o.initrd) : undefined;
+    if (kernel && !isLinuxKernel(kernel) && findMultibootHeader(kernel) < 0) {
+      throw new UsageError(
+        `kernel '${o.kernel}' is neither a Linux bzImage (no "HdrS" header) nor a Multiboot kernel ` +
+          '(no Multiboot header in its first 8 KiB)',
+      );
+    }
+
+    if (o.serial.kind === 'file') {
+      try {
+        this.serialFd = openSync(o.serial.path, 'w');
+      } catch (e) {
+        throw new UsageError(`cannot write serial output file '${o.serial.path}': ${(e as Error).message}`);
+      }
+    }
+
+    const pc = createPc({
+      // Direct kernel boot runs no firmware, so COM1 carries nothing but the guest's own output.
+      ...(kernel ? {} : biosConfig()),
+      memoryMiB: o.memoryMiB,
+      disks,
+      floppies,
+      onSerialOutput: (com, bytes) => {
+        if (com === 0) this.serialOutput(bytes);
+      },
+    });
+    this.pc = pc;
+
+    if (kernel) {
+      const boot = () => {
+        if (isLinuxKernel(kernel)) {
+          bootLinux(pc, kernel, { initrd, cmdline: o.append });
+        } else {
+          bootMultiboot(pc, kernel, {
+            cmdline: o.append ?? '',
+            modules: initrd ? [{ data: initrd, string: o.initrd }] : [],
+          });
+        }
+      };
+      try {
+        boot();
+      } catch (e) {
+        throw new UsageError(`kernel '${o.kernel}': ${(e as Error).message}`);
+      }
+      this.rebootKernel = boot;
+    }
+  }
+
+  async run(): Promise<number> {
+    const pc = this.pc!;
+    const o = this.options;
+    if (o.serial.kind === 'stdio') this.attachStdin();
+    this.io.stdout.on('error', this.onStdoutError);
+    if (o.timeoutSeconds !== undefined) {
+      this.timeoutTimer = setTimeout(() => {
+        this.note(`timeout: stopped after ${o.timeoutSeconds} s`);
+        this.finish(EXIT_TIMEOUT);
+      }, o.timeoutSeconds * 1000);
+    }
+
+    let slice = 200_000;
+    let wallBase = performance.now();
+    let virtualBase = pc.clock.now();
+    while (this.result === null) {
+      this.feedInput();
+      let budget = this.inputQueued > 0 ? Math.min(slice, INPUT_SLICE) : slice;
+      const next = pc.timers.next;
+      if (pc.cpu.halted && !this.interruptWaiting() && next !== Infinity && pc.cpu.flags & IF_FLAG) {
+        // Halted until the next timer event: sleep until the wall clock gets there (virtual time may lag
+        // the wall clock after busy stretches, by MAX_LAG_MS at most), then skip to it and run a slice.
+        let wall = performance.now() - wallBase;
+        const virtual = (pc.clock.now() - virtualBase) / 1e6;
+        if (wall - virtual > MAX_LAG_MS) {
+          wallBase += wall - virtual - MAX_LAG_MS;
+          wall = virtual + MAX_LAG_MS;
+        }
+        const dueIn = (next - virtualBase) / 1e6 - wall;
+        if (dueIn > 1) {
+          await this.waitForEvent(Math.min(dueIn, MAX_PACING_WAIT_MS));
+          continue;
+        }
+        budget += Math.ceil((next - pc.clock.now()) / NS_PER_INSTRUCTION);
+      }
+      const startMs = performance.now();
+      const startCount = pc.cpu.instructionCount;
+      let reason: StopReason;
+      try {
+        reason = pc.run(budget);
+      } catch (e) {
+        this.note(`emulation stopped: ${(e as Error).message}`);
+        this.finish(1);
+        break;
+      }
+      const elapsed = performance.now() - startMs;
+      const executed = pc.cpu.instructionCount - startCount;
+      if (executed > MIN_SLICE && elapsed > 0) {
+        const fit = (executed / elapsed) * TARGET_SLICE_MS;
+        slice = Math.round(Math.min(MAX_SLICE, Math.max(MIN_SLICE, (slice + fit) / 2)));
+      }
+      if (this.result !== null) break; // --until matched, or stdout failed
+      if (reason === 'exit') {
+        this.finish((pc.exitStatus ?? 0) & 0xff);
+        break;
+      }
+      if (reason === 'reset') this.afterReset();
+      if (this.stdoutBlocked) await this.waitForDrain();
+      if (reason === 'idle') {
+        if ((pc.cpu.flags & IF_FLAG) === 0) {
+          // HLT with interrupts off: nothing but an NMI could wake it, and nothing here raises one.
+          if (this.untilBytes) {
+            this.note(`the guest halted with interrupts off before '${o.until}' appeared`);
+            this.finish(1);
+          } else {
+            this.note('the guest halted with interrupts off');
+            this.finish(0);
+          }
+          break;
+        }
+        // Halted with interrupts on and no timer armed: only input can wake it.
+        await this.waitForEvent(null);
+        wallBase = performance.now();
+        virtualBase = pc.clock.now();
+        continue;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return this.result ?? 0;
+  }
+
+  /** Releases files, the terminal and listeners; safe to call more than once. */
+  dispose(): void {
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = null;
+    this.io.stdout.removeListener('error', this.onStdoutError);
+    if (this.stdinAttached) {
+      this.stdinAttached = false;
+      this.io.stdin.removeListener('data', this.onStdinData);
+      this.io.stdin.pause();
+    }
+    if (this.rawMode) {
+      this.rawMode = false;
+      this.io.stdin.setRawMode?.(false);
+    }
+    for (const image of this.images) image.close();
+    this.images.length = 0;
+    if (this.serialFd !== null) closeSync(this.serialFd);
+    this.serialFd = null;
+  }
+
+  // ---- output ----
+
+  private serialOutput(bytes: Uint8Array): void {
+    if (this.serialFd !== null) {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(this.serialFd, bytes, done, bytes.length - done);
+    } else if (!this.io.stdout.write(bytes)) {
+      this.stdoutBlocked = true;
+    }
+    if (this.untilBytes && this.result === null) {
+      const window = Buffer.concat([this.untilTail, bytes]);
+      if (window.indexOf(this.untilBytes) >= 0) {
+        this.finish(0);
+      } else {
+        this.untilTail = window.subarray(Math.max(0, window.length - (this.untilBytes.length - 1)));
+      }
+    }
+  }
+
+  private async waitForDrain(): Promise<void> {
+    const drained = once(this.io.stdout as NodeJS.EventEmitter, 'drain').catch(() => undefined);
+    await Promise.race([drained, this.waitForEvent(null)]);
+    this.stdoutBlocked = false;
+    this.wakeUp();
+  }
+
+  private note(message: string): void {
+    this.io.stderr.write(`visor86: ${message}\n`);
+  }
+
+  private finish(status: number): void {
+    if (this.result === null) this.result = status;
+    this.wakeUp();
+  }
+
+  /** An interrupt the halted CPU would take at once (the board's own test, from outside). */
+  private interruptWaiting(): boolean {
+    const cpu = this.pc!.cpu;
+    return cpu.nmiPending || ((cpu.flags & IF_FLAG) !== 0 && this.pc!.pic.hasInterrupt());
+  }
+
+  // ---- input ----
+
+  private attachStdin(): void {
+    const stdin = this.io.stdin;
+    if (stdin.isTTY && typeof stdin.setRawMode === 'function') {
+      stdin.setRawMode(true);
+      this.rawMode = true;
+    }
+    stdin.on('data', this.onStdinData);
+    stdin.resume();
+    this.stdinAttached = true;
+  }
+
+  private typed(chunk: Buffer | string): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    const forGuest = this.escape.filter(bytes);
+    if (forGuest.length > 0 && this.result === null) {
+      this.inputQueue.push(forGuest.slice());
+      this.inputQueued += forGuest.length;
+      if (this.inputQueued > INPUT_HIGH_WATER && !this.inputPaused) {
+        this.inputPaused = true;
+        this.io.stdin.pause();
+      }
+    }
+    this.wakeUp();
+  }
+
+  /** Moves queued input into COM1's receiver as far as it has room. */
+  private feedInput(): void {
+    const pc = this.pc!;
+    while (this.inputQueue.length > 0) {
+      const room = pc.uarts[0].rxSpace();
+      if (room <= 0) break;
+      const head = this.inputQueue[0];
+      const n = Math.min(room, head.length);
+      pc.sendSerial(0, head.subarray(0, n));
+      this.inputQueued -= n;
+      if (n === head.length) this.inputQueue.shift();
+      else this.inputQueue[0] = head.subarray(n);
+    }
+    if (this.inputPaused && this.inputQueued < INPUT_HIGH_WATER / 2) {
+      this.inputPaused = false;
+      if (this.stdinAttached) this.io.stdin.resume();
+    }
+  }
+
+  private escapeCommand(command: EscapeCommand): void {
+    if (command === 'help') {
+      this.io.stderr.write(ESCAPE_HELP);
+    } else {
+      this.io.stderr.write(`${this.rawMode ? '\n' : ''}visor86: terminated by C-a x\n`);
+      this.finish(0);
+    }
+  }
+
+  // ---- waiting ----
+
+  /** Resolves on input, quit, timeout or drain, or after `ms` milliseconds (null: no limit). */
+  private waitForEvent(ms: number | null): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        if (this.wake === done) this.wake = null;
+        resolve();
+      };
+      if (this.result !== null || (ms === null && this.inputQueued > 0 && this.pc!.uarts[0].rxSpace() > 0)) {
+        resolve();
+        return;
+      }
+      this.wake = done;
+      if (ms !== null) timer = setTimeout(done, ms);
+    });
+  }
+
+  private wakeUp(): void {
+    this.wake?.();
+  }
+
+  // ---- resets ----
+
+  /** With --kernel a reset boots the same kernel again, as QEMU does; the BIOS restarts by itself. */
+  private afterReset(): void {
+    if (!this.rebootKernel) return;
+    if (this.resetNotes++ < 3) this.note('the guest reset the machine; booting the kernel again');
+    this.rebootKernel();
+  }
+}

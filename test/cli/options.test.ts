@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MEMORY_MIB, parseRunArgs, UsageError } from '../../src/cli/options.ts';
+import { EscapeFilter } from '../../src/cli/escape.ts';
+import type { EscapeCommand } from '../../src/cli/escape.ts';
+
+describe('parseRunArgs', () => {
+  it('takes an IMAGE and QEMU-like options, with values after a space or an =', () => {
+    const o = parseRunArgs([
+      'disk.img',
+      '--memory=64',
+      '--floppy',
+      'a.img',
+      '--floppy',
+      'b.img',
+      '--disk',
+      'd2.img',
+    ]);
+    expect(o.image).toBe('disk.img');
+    expect(o.memoryMiB).toBe(64);
+    expect(o.floppies).toEqual(['a.img', 'b.img']);
+    expect(o.disks).toEqual(['d2.img']);
+    expect(o.serial).toEqual({ kind: 'stdio' });
+  });
+
+  it('has defaults: 128 MiB, stdio, no timeout', () => {
+    const o = parseRunArgs(['--kernel', 'k']);
+    expect(o.memoryMiB).toBe(DEFAULT_MEMORY_MIB);
+    expect(DEFAULT_MEMORY_MIB).toBe(128);
+    expect(o.timeoutSeconds).toBeUndefined();
+  });
+
+  it('parses --serial, --until, --timeout and --append (which may start with a dash)', () => {
+    const o = parseRunArgs([
+      '--kernel',
+      'k',
+      '--serial',
+      'file:out.txt',
+      '--until',
+      'login:',
+      '--timeout',
+      '2.5',
+      '--append',
+      '-v',
+    ]);
+    expect(o.serial).toEqual({ kind: 'file', path: 'out.txt' });
+    expect(o.until).toBe('login:');
+    expect(o.timeoutSeconds).toBe(2.5);
+    expect(o.append).toBe('-v');
+  });
+
+  it('refuses repeated single options and bad values', () => {
+    expect(() => parseRunArgs(['--kernel', 'a', '--kernel', 'b'])).toThrow(/--kernel given more than once/);
+    expect(() => parseRunArgs(['--kernel', 'a', '--memory', '12.5'])).toThrow(UsageError);
+    expect(() => parseRunArgs(['--kernel', 'a', '--timeout', '0'])).toThrow(/bad --timeout/);
+    expect(() => parseRunArgs(['--kernel', 'a', '--serial', 'file:'])).toThrow(/bad --serial/);
+    expect(() => parseRunArgs(['--kernel', 'a', '--until', ''])).toThrow(/--until needs/);
+  });
+
+  it('accepts --help anywhere without needing something to boot', () => {
+    expect(parseRunArgs(['--help']).help).toBe(true);
+    expect(parseRunArgs(['-h', '--kernel', 'k']).help).toBe(true);
+  });
+});
+
+describe('EscapeFilter (C-a)', () => {
+  function filter(chunks: string[]): { out: string; commands: EscapeCommand[] } {
+    const commands: EscapeCommand[] = [];
+    const f = new EscapeFilter((c) => commands.push(c));
+    let out = '';
+    for (const chunk of chunks) out += Buffer.from(f.filter(Buffer.from(chunk, 'latin1'))).toString('latin1');
+    return { out, commands };
+  }
+
+  it('passes ordinary bytes through', () => {
+    expect(filter(['hello\r\x03'])).toEqual({ out: 'hello\r\x03', commands: [] });
+  });
+
+  it('turns C-a C-a into one C-a, even split across chunks', () => {
+    expect(filter(['a\x01\x01b'])).toEqual({ out: 'a\x01b', commands: [] });
+    expect(filter(['a\x01', '\x01b'])).toEqual({ out: 'a\x01b', commands: [] });
+  });
+
+  it('runs C-a h and C-a x, dropping what follows the quit', () => {
+    expect(filter(['1\x01h2'])).toEqual({ out: '12', commands: ['help'] });
+    expect(filter(['1\x01x2'])).toEqual({ out: '1', commands: ['quit'] });
+    expect(filter(['\x01', 'x'])).toEqual({ out: '', commands: ['quit'] });
+  });
+
+  it('drops unknown C-a commands', () => {
+    expect(filter(['a\x01zb'])).toEqual({ out: 'ab', commands: [] });
+  });
+});
