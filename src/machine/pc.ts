@@ -36,6 +36,8 @@ import { AtaDisk } from '../devices/ata-disk.ts';
 import type { BlockDevice } from '../devices/block-device.ts';
 import { NS_PER_INSTRUCTION, TimerScheduler, VirtualClock } from './clock.ts';
 import { installBios, type Bios, type BiosOptions } from './bios/index.ts';
+import { loadCpuState, saveCpuState } from '../cpu/state.ts';
+import type { DeviceState } from '../devices/device.ts';
 
 /** The fixed date the RTC shows by default, so runs are reproducible (override with `rtcTime`). */
 export const DEFAULT_RTC_TIME = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -66,6 +68,8 @@ export interface PcConfig {
 export type StopReason = 'budget' | 'idle' | 'exit' | 'reset';
 
 export const COM_PORTS = [0x3f8, 0x2f8, 0x3e8, 0x2e8] as const;
+/** Version of the machine state layout written by Pc.saveState. */
+export const PC_STATE_VERSION = 1;
 const COM_IRQS = [4, 3, 4, 3] as const;
 
 export class Pc {
@@ -315,8 +319,117 @@ export class Pc {
     return reason;
   }
 
-  private interruptWaiting(): boolean {
+  /** True when an NMI, or an INTR the CPU would take now, is waiting (a halted CPU would wake). */
+  interruptWaiting(): boolean {
     return this.cpu.nmiPending || ((this.cpu.flags & 0x200) !== 0 && this.pic.hasInterrupt());
+  }
+
+  /** The devices whose state a snapshot holds, by name, in the order they are restored. */
+  private statefulDevices(): Array<[string, { saveState(): DeviceState; loadState(s: DeviceState): void }]> {
+    const list: Array<[string, { saveState(): DeviceState; loadState(s: DeviceState): void }]> = [
+      ['pic', this.pic],
+      ['pit', this.pit],
+      ['portB', this.portB],
+      ['keyboardController', this.keyboardController],
+      ['rtc', this.rtc],
+      ...this.uarts.map((u, i) => [`com${i + 1}`, u] as [string, Uart16550]),
+      ['postCode', this.postCode],
+      ['fastA20', this.fastA20],
+      ['debugConsole', this.debugConsole],
+      ['debugExit', this.debugExit],
+      ['vga', this.vga],
+      ['pci', this.pci],
+      ['dma', this.dma],
+      ['floppy', this.floppy],
+      ['ataPrimary', this.ata[0]],
+      ['ataSecondary', this.ata[1]],
+    ];
+    if (this.bios) list.push(['bios', this.bios]);
+    return list;
+  }
+
+  /**
+   * The whole machine as plain named fields and typed arrays: CPU (with FPU), RAM, virtual time, every
+   * device. Disk contents are not included (they belong to the storage layer; see the snapshot issue).
+   */
+  saveState(): DeviceState {
+    const devices: DeviceState = {};
+    for (const [name, device] of this.statefulDevices()) devices[name] = device.saveState();
+    return {
+      format: 'visor86-machine',
+      version: PC_STATE_VERSION,
+      memoryBytes: this.memory.ramSize,
+      firmware: this.bios ? 'bios' : 'none',
+      clockNs: this.clock.now(),
+      cpu: saveCpuState(this.cpu),
+      ram: this.memory.ram.slice(),
+      devices,
+      board: {
+        exitStatus: this.exitStatus,
+        resetCount: this.resetCount,
+        a20FromKbc: this.a20FromKbc,
+        a20FromPort92: this.a20FromPort92,
+      },
+    };
+  }
+
+  /**
+   * Restores a state written by saveState onto a board built with the same memory size and firmware.
+   * Throws an Error that names what does not fit; the checks that can be made up front are made before
+   * anything changes.
+   */
+  loadState(state: DeviceState): void {
+    if (state.format !== 'visor86-machine') throw new Error('not a visor86 machine state');
+    if (state.version !== PC_STATE_VERSION) {
+      throw new Error(
+        `machine state version ${String(state.version)} is not supported (expected ${PC_STATE_VERSION})`,
+      );
+    }
+    if (state.memoryBytes !== this.memory.ramSize) {
+      throw new Error(
+        `machine state has ${String(state.memoryBytes)} bytes of RAM, this machine ${this.memory.ramSize}`,
+      );
+    }
+    if (state.firmware !== (this.bios ? 'bios' : 'none')) {
+      throw new Error(`machine state was taken with firmware '${String(state.firmware)}'`);
+    }
+    const ram = state.ram;
+    if (!(ram instanceof Uint8Array) || ram.length !== this.memory.ramSize)
+      throw new Error("machine state field 'ram' is malformed");
+    const devices = state.devices as DeviceState;
+    const board = state.board as DeviceState;
+    if (typeof devices !== 'object' || devices === null || typeof board !== 'object' || board === null) {
+      throw new Error("machine state fields 'devices' and 'board' must be objects");
+    }
+    const list = this.statefulDevices();
+    for (const [name] of list) {
+      if (typeof devices[name] !== 'object' || devices[name] === null)
+        throw new Error(`machine state has no '${name}' device`);
+    }
+    if (typeof state.clockNs !== 'number' || !Number.isFinite(state.clockNs) || state.clockNs < 0) {
+      throw new Error("machine state field 'clockNs' is malformed");
+    }
+    const cpuState = state.cpu as DeviceState;
+    if (typeof cpuState !== 'object' || cpuState === null || typeof cpuState.instructionCount !== 'number') {
+      throw new Error("machine state field 'cpu' is malformed");
+    }
+    // Time first (the clock counts from the CPU's instruction count): timed devices derive their deadlines
+    // from it, and the TSC is restored relative to it.
+    this.cpu.instructionCount = cpuState.instructionCount;
+    this.clock.set(state.clockNs);
+    for (const [name, device] of list) device.loadState(devices[name] as DeviceState);
+    loadCpuState(this.cpu, cpuState);
+    this.memory.ram.set(ram);
+    this.memory.writeGeneration++;
+    this.exitStatus = typeof board.exitStatus === 'number' ? board.exitStatus : null;
+    this.resetCount = typeof board.resetCount === 'number' ? board.resetCount : 0;
+    this.a20FromKbc = board.a20FromKbc === true;
+    this.a20FromPort92 = board.a20FromPort92 === true;
+    this.updateA20();
+    this.cpu.mmu.flush(true);
+    this.resetPending = false;
+    this.cpu.stopRequested = false;
+    this.timers.refreshAll(this.clock.now());
   }
 
   /** Hands pending UART output to the onSerialOutput callback. */
