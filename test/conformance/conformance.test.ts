@@ -8,9 +8,15 @@ import { describe, expect, test } from 'vitest';
 import { ConformanceRunner, formOf, loadMetadata, loadRevocations, type FileResult } from './harness.ts';
 import { pathExists, requirement } from '../helpers/requirements.ts';
 
-const DIR = resolve(process.env.CONFORMANCE_DIR ?? resolve(import.meta.dirname, '../../../shared/conformance/80286-real'));
+const DIR = resolve(
+  process.env.CONFORMANCE_DIR ?? resolve(import.meta.dirname, '../../../shared/conformance/80286-real'),
+);
 const skip = requirement('the 80286 conformance data', pathExists(DIR), `expected at ${DIR}`);
-const files = skip ? [] : readdirSync(DIR).filter((f) => /\.MOO\.gz$/i.test(f)).sort();
+const files = skip
+  ? []
+  : readdirSync(DIR)
+      .filter((f) => /\.MOO\.gz$/i.test(f))
+      .sort();
 
 describe.skipIf(skip !== null)('80286 real-mode conformance', () => {
   const meta = skip ? { opcodes: {} } : loadMetadata(DIR);

@@ -47,7 +47,7 @@ function run(code: number[], setup?: (cpu: Cpu, memory: PhysicalMemory) => void)
   return { cpu, memory, vector };
 }
 
-const data = (m: PhysicalMemory, off: number) => DATA_SEG * 16 + off;
+const data = (_m: PhysicalMemory, off: number) => DATA_SEG * 16 + off;
 
 describe('386 additions in real mode', () => {
   test('MOVZX / MOVSX', () => {
@@ -123,7 +123,7 @@ describe('386 additions in real mode', () => {
     // lss sp,[0] ; lfs bx,[4] ; lgs si,[8]
     const r = run(
       [0x0f, 0xb2, 0x26, 0x00, 0x00, 0x0f, 0xb4, 0x1e, 0x04, 0x00, 0x0f, 0xb5, 0x36, 0x08, 0x00],
-      (c, m) => {
+      (_c, m) => {
         m.write32(data(m, 0), 0x4000_0800);
         m.write32(data(m, 4), 0x5000_1234);
         m.write32(data(m, 8), 0x6000_5678);
@@ -193,7 +193,7 @@ describe('real-mode exceptions as a 386 raises them', () => {
 
   test('#DE, #BR and INTO', () => {
     expect(run([0xf6, 0xf3], (c) => (c.reg8[3 * 4] = 0)).vector).toBe(0); // div bl with bl=0
-    expect(run([0x62, 0x07], (c, m) => m.write32(data(m, 0), 0x0010_0005)).vector).toBe(5); // bound ax,[bx]: 0 < 5
+    expect(run([0x62, 0x07], (_c, m) => m.write32(data(m, 0), 0x0010_0005)).vector).toBe(5); // bound ax,[bx]: 0 < 5
     expect(run([0xb0, 0x7f, 0x04, 0x01, 0xce]).vector).toBe(4); // mov al,7f; add al,1 (OF); into
     expect(run([0xce]).vector).toBeNull();
   });
