@@ -1,0 +1,109 @@
+/**
+ * Where the hypervisor meets the machine: building a PC for a VM's configuration and booting its media.
+ * Every call into src/machine's loaders and firmware goes through this module, so swapping a loader (or
+ * adding the BIOS) touches only this file.
+ *
+ *   multiboot  createPc + bootMultiboot (no firmware: the CPU starts at the kernel's entry)
+ *   linux      createPc + bootLinux (32-bit boot protocol, no firmware)
+ *   disk       createPc with the image as the primary master, booted by the BIOS
+ *   floppy     createPc with the image in drive A:, booted by the BIOS
+ */
+import { createPc, type Pc } from '../machine/pc.ts';
+import { bootMultiboot } from '../machine/multiboot.ts';
+import { bootLinux } from '../machine/linux-boot.ts';
+import { installBios } from '../machine/bios/index.ts';
+import { MemoryBlockDevice } from '../devices/block-device.ts';
+import type { BootMedia, VmConfig } from './protocol.ts';
+import { checkMedia } from './media.ts';
+
+/** The kernel command line a Linux guest gets unless its catalog entry says otherwise. */
+export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1';
+
+/** The disks a VM keeps across resets and power cycles (they live as long as its worker). */
+export interface VmDisks {
+  /** [primary master, primary slave, secondary master, secondary slave]. */
+  hard: Array<MemoryBlockDevice | undefined>;
+  /** Drives A: and B:. */
+  floppies: Array<MemoryBlockDevice | undefined>;
+}
+
+export interface MachineHooks {
+  onSerialOutput: (com: number, bytes: Uint8Array) => void;
+  onDebugOutput?: (byte: number) => void;
+}
+
+/** True when this build can boot disk and floppy images (it needs the BIOS). */
+export function firmwareAvailable(): boolean {
+  return true;
+}
+
+/** Makes the VM's disks: the boot image (copied, so the page keeps its original) and a blank disk. */
+export function createDisks(config: VmConfig): VmDisks {
+  const hard: VmDisks['hard'] = [];
+  const floppies: VmDisks['floppies'] = [];
+  const media = config.media;
+  if (media.kind === 'disk') hard.push(new MemoryBlockDevice(media.image.slice()));
+  if (media.kind === 'floppy') floppies.push(new MemoryBlockDevice(media.image.slice()));
+  if (config.diskMiB > 0) hard.push(new MemoryBlockDevice(new Uint8Array(config.diskMiB * 1024 * 1024)));
+  return { hard, floppies };
+}
+
+/** Checks a configuration before anything is built. Throws an Error a person can act on. */
+export function checkConfig(config: VmConfig): void {
+  if (!config.name.trim()) throw new Error('the VM needs a name');
+  if (!Number.isInteger(config.memoryMiB) || config.memoryMiB < 2 || config.memoryMiB > 2048) {
+    throw new Error(`memory must be a whole number of MiB from 2 to 2048 (got ${config.memoryMiB})`);
+  }
+  if (!Number.isInteger(config.diskMiB) || config.diskMiB < 0 || config.diskMiB > 2048) {
+    throw new Error(`disk size must be a whole number of MiB from 0 to 2048 (got ${config.diskMiB})`);
+  }
+  checkMedia(config.media, config.name);
+  if ((config.media.kind === 'disk' || config.media.kind === 'floppy') && !firmwareAvailable()) {
+    throw new Error(
+      `${config.name}: booting a ${config.media.kind} image needs the BIOS, which this build does not ` +
+        'have yet; use a Multiboot kernel or a Linux bzImage',
+    );
+  }
+}
+
+/**
+ * Builds a powered-on PC for the configuration with its media loaded, ready to run. Throws (with the
+ * loader's message) when the media does not fit, e.g. a kernel larger than the VM's RAM.
+ */
+export function buildMachine(config: VmConfig, disks: VmDisks, hooks: MachineHooks): Pc {
+  const pc = createPc({
+    memoryMiB: config.memoryMiB,
+    rtcTime: config.rtcTime ?? Date.now(),
+    onSerialOutput: hooks.onSerialOutput,
+    onDebugOutput: hooks.onDebugOutput,
+    disks: disks.hard,
+    floppies: disks.floppies,
+  });
+  bootMedia(pc, config.media);
+  return pc;
+}
+
+function bootMedia(pc: Pc, media: BootMedia): void {
+  switch (media.kind) {
+    case 'multiboot':
+      bootMultiboot(pc, media.kernel, { cmdline: media.cmdline, modules: media.modules });
+      return;
+    case 'linux':
+      bootLinux(pc, media.kernel, { initrd: media.initrd, cmdline: media.cmdline ?? DEFAULT_LINUX_CMDLINE });
+      return;
+    case 'disk':
+    case 'floppy':
+      // The BIOS mirrors its screen output to COM1, so a serial console sees the boot too.
+      installBios(pc, { serialMirror: true });
+      return;
+  }
+}
+
+/**
+ * Whether a guest reset (triple fault, keyboard controller or port 0x92 reset) can continue on the same
+ * machine. With firmware the CPU restarts in the BIOS; a directly booted kernel has no firmware to restart
+ * in, so the machine is rebuilt and the kernel loaded again (what `qemu -kernel` does on reset).
+ */
+export function resetNeedsRebuild(media: BootMedia): boolean {
+  return media.kind === 'multiboot' || media.kind === 'linux';
+}
