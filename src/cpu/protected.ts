@@ -336,8 +336,9 @@ function writeNewStack(
   const bad = expandDown ? off <= limit || off + size - 1 > upper : off + size - 1 > limit;
   if (bad) c.raiseError(EXC_SS, selector & 0xfffc);
   const linear = (d.base + offset) | 0;
-  if (size === 4) c.mmu.writeLinear32(linear, value);
-  else c.mmu.writeLinear16(linear, value);
+  // The pushes belong to the new, more privileged level: supervisor accesses even while CPL is still 3.
+  if (size === 4) writeSystem32(c, linear, value);
+  else writeSystem16(c, linear, value);
 }
 
 /** Reads the stack pointer for privilege `level` from the current TSS (SDM Vol. 3A 7.2.1). */
