@@ -21,7 +21,10 @@ import {
 import { OPCODE_TABLE } from './dispatch.ts';
 import { Mmu } from './mmu.ts';
 import * as pm from './protected.ts';
+import { checkDataBreakpoints, instructionBreakpoints } from './debug.ts';
 import { Fpu } from './fpu.ts';
+import { Jit } from './jit/jit.ts';
+import type { JitMode } from './jit/mode.ts';
 
 export * from './constants.ts';
 import {
@@ -119,6 +122,7 @@ export class Cpu {
   set cpl(level: number) {
     this.currentPrivilege = level;
     this.fetchPage = 1;
+    this.mmu.updateAccessBits();
   }
   /**
    * The linear page (low 12 bits clear) instruction fetch reads straight from RAM, and its offset in RAM.
@@ -170,8 +174,10 @@ export class Cpu {
   faultHasErrorCode = false;
   /** The segment whose limit check failed last (diagnostics and tests). */
   faultSegment = -1;
-  /** Depth guard for double/triple fault detection. */
-  private deliveringFault = 0;
+  /** True while DR7 enables a breakpoint (see debug.ts); B-bits of the data breakpoints hit so far. */
+  debugArmed = false;
+  debugHits = 0;
+  private resumeFlagAtStart = 0;
   /** Set by the board (reset, debug exit, a breakpoint) to make run() return after this instruction. */
   stopRequested = false;
   /** Raised by the board: non-maskable interrupt pending. */
@@ -182,6 +188,10 @@ export class Cpu {
   readonly mmu: Mmu;
   readonly fpu: Fpu;
   readonly table: readonly OpHandler[] = OPCODE_TABLE;
+  /** The second execution tier: hot blocks compiled to JavaScript (see jit/jit.ts). */
+  readonly jit: Jit;
+  /** Set by the JIT in mode 'on': stepUnchecked runs one-instruction compiled blocks. */
+  jitStepping = false;
 
   constructor(
     readonly memory: PhysicalMemory,
@@ -191,7 +201,23 @@ export class Cpu {
     this.mmu = new Mmu(this);
     memory.onLayoutChange(() => this.mmu.flush(true));
     this.fpu = new Fpu(this);
+    this.jit = new Jit(this);
     this.reset();
+  }
+
+  /** Whether run() uses compiled blocks (default: where `new Function` works; see jit/mode.ts). */
+  get jitEnabled(): boolean {
+    return this.jit.enabled;
+  }
+  set jitEnabled(on: boolean) {
+    this.jit.enabled = on;
+  }
+  /** 'off', 'on' (compile everything at once, single steps too: for tests) or 'auto' (the default). */
+  get jitMode(): JitMode {
+    return this.jit.mode;
+  }
+  set jitMode(mode: JitMode) {
+    this.jit.mode = mode;
   }
 
   /** Power-on / RESET state (SDM Vol. 3A, 9.1.1, Table 9-1). */
@@ -205,6 +231,7 @@ export class Cpu {
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
+    this.debugArmed = false;
     this.gdtrBase = 0;
     this.gdtrLimit = 0xffff;
     this.idtrBase = 0;
@@ -223,11 +250,12 @@ export class Cpu {
     this.halted = false;
     this.interruptShadow = 0;
     this.nmiPending = false;
-    this.deliveringFault = 0;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.tscOffset = -this.timeNs();
+    this.mmu.configure(); // CR0.PG is clear again: paging off
     this.mmu.flush(true);
     this.fpu.reset();
+    this.jit.flush();
   }
 
   // ======================================================================================================
@@ -251,9 +279,9 @@ export class Cpu {
 
   /** After a CR0.PE or EFLAGS.VM change: recompute CPL-related state. */
   updateCpl(): void {
+    // Entering protected mode keeps CPL 0 until CS is reloaded; the transfers that load CS set CPL.
     if (this.flags & FLAG_VM) this.cpl = 3;
     else if (!(this.cr0 & CR0_PE)) this.cpl = 0;
-    else this.cpl = this.sreg[CS] & 3;
   }
 
   get protectedMode(): boolean {
@@ -346,14 +374,18 @@ export class Cpu {
   readAddress(seg: number, offset: number, length: number): number {
     if (this.segFlags[seg] !== 0) this.segmentSlowCheck(seg, offset, length, false);
     else if ((offset >>> 0) + length - 1 > this.segLimit[seg]) this.segmentFault(seg);
-    return (this.segBase[seg] + offset) | 0;
+    const linear = (this.segBase[seg] + offset) | 0;
+    if (this.debugArmed) checkDataBreakpoints(this, linear, length, false);
+    return linear;
   }
 
   /** Linear address of a write of `length` bytes at seg:offset, after the segment checks. */
   writeAddress(seg: number, offset: number, length: number): number {
     if (this.segFlags[seg] !== 0) this.segmentSlowCheck(seg, offset, length, true);
     else if ((offset >>> 0) + length - 1 > this.segLimit[seg]) this.segmentFault(seg);
-    return (this.segBase[seg] + offset) | 0;
+    const linear = (this.segBase[seg] + offset) | 0;
+    if (this.debugArmed) checkDataBreakpoints(this, linear, length, true);
+    return linear;
   }
 
   // ======================================================================================================
@@ -674,37 +706,32 @@ export class Cpu {
     this.repeatFault(vector, errorCode);
   }
 
+  /**
+   * Delivers `vector`; when its delivery itself faults, applies SDM Vol. 3A Table 6-5: a contributory
+   * exception (#DE, #TS, #NP, #SS, #GP) during a contributory one, or a #PF or contributory exception during
+   * a #PF, becomes #DF; any other pair delivers the second exception in place of the first; a fault while
+   * delivering #DF shuts the processor down (triple fault).
+   */
   private repeatFault(vector: number, errorCode: number): void {
-    if (this.deliveringFault >= 2 || (this.deliveringFault === 1 && vector === EXC_DF)) {
-      this.deliveringFault = 0;
-      throw CPU_SHUTDOWN;
-    }
     const contributory = (v: number) => v === 0 || (v >= 10 && v <= 13);
-    this.deliveringFault++;
-    try {
-      this.interrupt(vector, INT_EXCEPTION, errorCode);
-      this.deliveringFault = 0;
-    } catch (e) {
-      if (e !== CPU_FAULT) {
-        this.deliveringFault = 0;
-        throw e;
-      }
-      const second = this.faultVector;
-      // SDM Vol. 3A Table 6-5: contributory+contributory or #PF+(#PF|contributory) => #DF.
-      const first = vector;
-      const df =
-        this.deliveringFault >= 2 ||
-        (contributory(first) && contributory(second)) ||
-        (first === EXC_PF && (second === EXC_PF || contributory(second)));
-      if (df || first === EXC_DF) {
-        if (first === EXC_DF) {
-          this.deliveringFault = 0;
-          throw CPU_SHUTDOWN;
+    for (;;) {
+      try {
+        this.interrupt(vector, INT_EXCEPTION, errorCode);
+        return;
+      } catch (e) {
+        if (e !== CPU_FAULT) throw e;
+        if (vector === EXC_DF) throw CPU_SHUTDOWN;
+        const second = this.faultVector;
+        const double =
+          (contributory(vector) && contributory(second)) ||
+          (vector === EXC_PF && (second === EXC_PF || contributory(second)));
+        if (double) {
+          vector = EXC_DF;
+          errorCode = 0;
+        } else {
+          vector = second;
+          errorCode = this.faultHasErrorCode ? this.faultErrorCode : -1;
         }
-        this.repeatFault(EXC_DF, 0);
-      } else {
-        this.deliveringFault--;
-        this.repeatFault(second, this.faultHasErrorCode ? this.faultErrorCode : -1);
       }
     }
   }
@@ -725,19 +752,47 @@ export class Cpu {
 
   /** Decodes and executes one instruction; a guest exception escapes as CPU_FAULT. */
   stepUnchecked(): void {
+    if (this.jitStepping && this.jit.step()) return;
     this.instrStart = this.eip;
     this.opsize32 = this.addrsize32 = this.codeSize32;
     this.segOverride = -1;
     this.repPrefix = 0;
     this.lockPrefix = 0;
     const trap = this.flags & FLAG_TF;
+    if (this.debugArmed) this.beforeInstructionDebug();
     this.table[this.fetch8()](this);
     // In a 16-bit code segment the instruction pointer is IP: it wraps at 64 KiB (fetches past the limit
     // fault in fetch8 before this point is reached).
     if (!this.codeSize32) this.eip &= 0xffff;
     this.instructionCount++;
+    if (this.debugArmed) this.afterInstructionDebug();
     if (this.interruptShadow) this.interruptShadow--;
     else if (trap) this.singleStepTrap();
+  }
+
+  /** Execute breakpoints: a fault before the instruction, unless EFLAGS.RF suppresses it. */
+  private beforeInstructionDebug(): void {
+    this.debugHits = 0;
+    this.resumeFlagAtStart = this.flags & FLAG_RF;
+    if (this.resumeFlagAtStart) return;
+    const hits = instructionBreakpoints(this, (this.segBase[CS] + this.eip) | 0);
+    if (hits) {
+      this.dr[6] |= hits;
+      this.raise(EXC_DB);
+    }
+  }
+
+  /**
+   * Data breakpoints hit by the instruction: a trap after it. RF, when the instruction started with it set,
+   * is cleared once the instruction completes (an IRET that sets RF keeps it for the next instruction).
+   */
+  private afterInstructionDebug(): void {
+    if (this.resumeFlagAtStart) this.flags &= ~FLAG_RF;
+    if (this.debugHits) {
+      this.dr[6] |= this.debugHits;
+      this.debugHits = 0;
+      this.interrupt(EXC_DB, INT_EXCEPTION, -1);
+    }
   }
 
   /** Trap after an instruction executed with TF set (SDM Vol. 3A 17.3.1.4). */
@@ -789,11 +844,14 @@ export class Cpu {
         continue;
       }
       try {
-        while (this.instructionCount < end && !this.halted && !this.stopRequested) {
-          if (this.nmiPending || (this.flags & FLAG_IF && this.interruptController !== null)) {
-            this.serviceInterrupts();
+        if (this.jit.enabled) this.jit.run(end);
+        else {
+          while (this.instructionCount < end && !this.halted && !this.stopRequested) {
+            if (this.nmiPending || (this.flags & FLAG_IF && this.interruptController !== null)) {
+              this.serviceInterrupts();
+            }
+            this.stepUnchecked();
           }
-          this.stepUnchecked();
         }
       } catch (e) {
         if (e !== CPU_FAULT) throw e;

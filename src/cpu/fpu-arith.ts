@@ -3,32 +3,26 @@
  * FMUL, FDIV(R), FSQRT, FRNDINT, FCOM/FUCOM/FTST, NaN propagation, and result delivery with RC/PC
  * rounding and the #P, #O, #U exceptions.
  *
- * Every operation computes the float64 result rounded to nearest and the sign of its exact rounding error
- * (two-sum / Dekker product, exact in float64), which gives the precision exception, C1 ("rounded up") and
- * correct directed rounding without wider arithmetic.
+ * The arithmetic is exact 80-bit (./fpu-softfloat.ts). With precision control 53 and float64 operands a
+ * float64 fast path computes the same result: the float64 result rounded to nearest plus the sign of its
+ * exact rounding error (two-sum / Dekker product) give #P, C1 ("rounded up") and directed rounding.
  */
 import {
-  CLASS_DENORMAL,
-  CLASS_NORMAL,
+  CLASS_INF,
   CLASS_QNAN,
   CLASS_SNAN,
   CLASS_UNSUPPORTED,
   CLASS_ZERO,
   EXT_BIAS,
   RC_DOWN,
-  RC_NEAREST,
   cvt,
-  doubleToExt,
-  exponentOf,
   extToInteger,
   integerToExt,
-  isNegative,
-  overflowValue,
   roundToBits,
   roundToInteger,
-  scale2,
 } from './fpu-float80.ts';
-import { SW_C1, SW_DE, SW_IE, SW_OE, SW_PE, SW_UE, SW_ZE, type Fpu } from './fpu.ts';
+import { add, div, loadA, loadB, mul, roundA, roundPack, sqrt } from './fpu-softfloat.ts';
+import { SW_C1, SW_DE, SW_IE, SW_PE, SW_ZE, type Fpu } from './fpu.ts';
 
 /** Operations by the reg field of D8/DC/DA/DE (a = ST(0), b = the other operand). */
 export const OP_ADD = 0; // a + b
@@ -37,7 +31,6 @@ export const OP_SUB = 4; // a - b
 export const OP_SUBR = 5; // b - a
 export const OP_DIV = 6; // a / b
 export const OP_DIVR = 7; // b / a
-const OP_SQRT = 8;
 
 /** Compare outcomes. */
 export const CMP_GT = 0;
@@ -47,23 +40,24 @@ export const CMP_UNORDERED = 3;
 
 const SPLIT = 134217729; // 2^27 + 1 (Veltkamp split of a float64 into two 26-bit halves)
 const MIN_NORMAL = 2 ** -1022;
-/** Exponent adjustment for unmasked overflow/underflow into a register (SDM Vol. 1 8.5.4, 8.5.5). */
-const BIAS_ADJUST = 24576;
 
-/** The exact error a*b - p of a float64 product p = a*b (Dekker); 0 when it cannot be computed exactly. */
-function productError(a: number, b: number, p: number): number {
+/** productCompare's answer when a factor is too large to split (beyond 2^996). */
+const SPLIT_FAILED = 2;
+
+/**
+ * The sign (-1, 0, 1) of c - a*b, exactly, given p = a*b rounded (Dekker's product error), or SPLIT_FAILED.
+ * Returns a small integer so that no float is boxed on the way out.
+ */
+function productCompare(c: number, a: number, b: number, p: number): number {
   let t = SPLIT * a;
   const ah = t - (t - a);
   const al = a - ah;
   t = SPLIT * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  const e = ah * bh - p + ah * bl + al * bh + al * bl;
-  return e === e ? e : 0;
-}
-
-function sign(x: number): number {
-  return x > 0 ? 1 : x < 0 ? -1 : 0;
+  const err = ah * bh - p + ah * bl + al * bh + al * bl; // a*b - p
+  const d = c - p - err;
+  return d > 0 ? 1 : d < 0 ? -1 : d === 0 ? 0 : SPLIT_FAILED;
 }
 
 /**
@@ -96,83 +90,6 @@ export function propagateNaN(f: Fpu, sa: number, sb: number, dest: number): bool
 }
 
 /**
- * Writes the result `r` (float64 nearest of the exact result, `dir` = sign of exact - r) to register slot
- * `dest`, applying PC and RC, and raising #O, #U, #P with their masked or unmasked responses. `a`, `b` are
- * the operands of `op` (for the bias-adjusted result of an unmasked overflow/underflow).
- */
-function deliver(f: Fpu, op: number, a: number, b: number, r: number, dir: number, dest: number): boolean {
-  const cw = f.cw;
-  const rc = (cw >> 10) & 3;
-  const pc = (cw >> 8) & 3;
-  if (Number.isFinite(r)) {
-    if (pc === 0) {
-      r = roundToBits(r, dir, 24, -1074, rc);
-      dir = cvt.dir;
-    } else if (dir !== 0 && rc !== RC_NEAREST) {
-      r = roundToBits(r, dir, 53, -1074, rc);
-      dir = cvt.dir;
-    }
-  }
-  let flags = 0;
-  if (!Number.isFinite(r)) {
-    // Overflow: the exact result is beyond the largest finite number.
-    flags = SW_OE | SW_PE;
-    if (!(cw & SW_OE)) {
-      f.signal(flags);
-      storeBiased(f, op, a, b, -BIAS_ADJUST, dest);
-      return true;
-    }
-    const neg = r < 0;
-    r = overflowValue(neg, rc, Number.MAX_VALUE);
-    dir = Number.isFinite(r) ? (neg ? -1 : 1) : neg ? 1 : -1;
-  } else if (Math.abs(r) < MIN_NORMAL && (r !== 0 || dir !== 0)) {
-    if (!(cw & SW_UE)) {
-      f.signal(dir !== 0 ? SW_UE | SW_PE : SW_UE);
-      storeBiased(f, op, a, b, BIAS_ADJUST, dest);
-      return true;
-    }
-    if (dir !== 0) flags = SW_UE | SW_PE;
-  } else if (dir !== 0) {
-    flags = SW_PE;
-  }
-  // C1 = 1 when the magnitude was rounded up.
-  const up = dir !== 0 && r !== 0 && r > 0 === dir < 0;
-  f.sw = up ? f.sw | SW_C1 : f.sw & ~SW_C1;
-  if (flags) f.signal(flags);
-  f.setValue(dest, r);
-  return true;
-}
-
-/**
- * The unmasked #O/#U response for a register destination: the exact result with its exponent moved by
- * `adjust` (-24576 on overflow, +24576 on underflow), computed from the operands split into significand
- * and exponent so that the result is not lost to the float64 range.
- */
-function storeBiased(f: Fpu, op: number, a: number, b: number, adjust: number, dest: number): void {
-  const ea = a === 0 ? 0 : exponentOf(a);
-  const eb = b === 0 ? 0 : exponentOf(b);
-  let m: number;
-  let e: number;
-  if (op === OP_MUL) {
-    m = scale2(a, -ea) * scale2(b, -eb);
-    e = ea + eb;
-  } else if (op === OP_DIV || op === OP_DIVR) {
-    m = scale2(a, -ea) / scale2(b, -eb);
-    e = ea - eb;
-  } else {
-    e = Math.max(ea, eb);
-    m = scale2(a, -e) + scale2(b, -e);
-  }
-  doubleToExt(m);
-  const exp = (cvt.se & 0x7fff) + e + adjust;
-  if (m === 0 || exp <= 0 || exp >= 0x7fff) {
-    f.setValue(dest, adjust < 0 ? (m < 0 ? -Infinity : Infinity) : m < 0 ? -0 : 0);
-    return;
-  }
-  f.setExt(dest, (cvt.se & 0x8000) | exp, cvt.hi, cvt.lo);
-}
-
-/**
  * FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR: `dest` = a op b with a in slot `sa` (ST(0)) and b in slot `sb`. Empty
  * registers are the caller's. Returns false when an unmasked exception suppressed the result.
  */
@@ -183,63 +100,132 @@ export function binaryOp(f: Fpu, op: number, sa: number, sb: number, dest: numbe
     sb = t;
   }
   const a = f.val[sa];
-  let b = f.val[sb];
+  const b = f.val[sb];
   if (a !== a || b !== b) return propagateNaN(f, sa, sb, dest);
-  if ((f.isDenormal(sa) || f.isDenormal(sb)) && !f.signal(SW_DE)) return false;
-  let r: number;
-  let dir = 0;
-  const infinite = a - a !== 0 || b - b !== 0;
-  if (op === OP_ADD || op === OP_SUB || op === OP_SUBR) {
-    if (op !== OP_ADD) b = -b;
-    if (infinite && a === -b) return f.invalid(dest);
-    r = a + b;
-    if (r === 0) {
-      // An exact zero sum of operands of opposite signs is +0, or -0 when rounding down (IEEE 754 6.3).
-      if ((f.cw >> 10) & 3 && ((f.cw >> 10) & 3) === RC_DOWN)
-        r =
-          isNegative(a) && isNegative(b)
-            ? -0
-            : a === 0 && b === 0 && !isNegative(a) && !isNegative(b)
-              ? 0
-              : -0;
-    } else if (!infinite && Number.isFinite(r)) {
-      const bb = r - a;
-      dir = sign(a - (r - bb) + (b - bb));
+  const cw = f.cw;
+  if (
+    (cw & 0x300) === 0x200 &&
+    !f.extValid[sa] &&
+    !f.extValid[sb] &&
+    a !== 0 &&
+    b !== 0 &&
+    a - a === 0 &&
+    b - b === 0
+  ) {
+    if ((f.isDenormal(sa) || f.isDenormal(sb)) && !f.signal(SW_DE)) return false;
+    // Precision control 53 with two float64 operands: float64 arithmetic rounds exactly as the x87 does,
+    // as long as the result is a normal float64 (otherwise the 80-bit range matters: soft path).
+    let r: number;
+    let dir = 0;
+    if (op === OP_MUL) {
+      r = a * b;
+      dir = productCompare(r, a, b, r);
+      if (dir !== SPLIT_FAILED) dir = -dir;
+    } else if (op === OP_DIV || op === OP_DIVR) {
+      r = a / b;
+      dir = productCompare(a, r, b, r * b);
+      if (b < 0 && dir !== SPLIT_FAILED) dir = -dir;
+    } else {
+      const bb = op === OP_ADD ? b : -b;
+      r = a + bb;
+      const t = r - a;
+      const err = a - (r - t) + (bb - t);
+      dir = err > 0 ? 1 : err < 0 ? -1 : 0;
     }
-  } else if (op === OP_MUL) {
-    if (infinite && (a === 0 || b === 0)) return f.invalid(dest);
-    r = a * b;
-    if (!infinite) {
-      if (r === 0) {
-        if (a !== 0 && b !== 0) dir = sign(a) * sign(b);
-      } else if (Number.isFinite(r)) {
-        dir = sign(productError(a, b, r));
+    if (dir === SPLIT_FAILED) return softBinary(f, op, sa, sb, dest);
+    if (dir !== 0 && cw & 0xc00 && Math.abs(r) >= MIN_NORMAL) {
+      r = roundToBits(r, dir, 53, -1074, (cw >> 10) & 3);
+      dir = cvt.dir;
+    }
+    if (r - r === 0 && Math.abs(r) >= MIN_NORMAL) {
+      if (dir === 0) {
+        f.sw &= ~SW_C1;
+      } else {
+        f.sw = r > 0 === dir < 0 ? f.sw | SW_C1 : f.sw & ~SW_C1;
+        f.signal(SW_PE);
       }
-    }
-  } else {
-    if ((a === 0 && b === 0) || (infinite && a - a !== 0 && b - b !== 0)) return f.invalid(dest);
-    if (b === 0 && !infinite) {
-      if (!f.signal(SW_ZE)) return false;
-      f.sw &= ~SW_C1;
-      f.setValue(dest, isNegative(a) !== isNegative(b) ? -Infinity : Infinity);
+      f.val[dest] = r;
+      f.extValid[dest] = 0;
       return true;
     }
-    r = a / b;
-    if (!infinite && a !== 0) {
-      if (r === 0) {
-        dir = sign(a) * sign(b);
-      } else if (Number.isFinite(r)) {
-        const p = r * b;
-        dir = sign(a - p - productError(r, b, p)) * sign(b);
-      }
-    }
   }
-  if (infinite) {
-    f.sw &= ~SW_C1;
-    f.setValue(dest, r);
+  return softBinary(f, op, sa, sb, dest);
+}
+
+/** A special (exact) result: infinity or zero of a sign. */
+function setSpecial(f: Fpu, dest: number, negative: boolean, infinite: boolean): void {
+  f.sw &= ~SW_C1;
+  const m = infinite ? Infinity : 0;
+  f.val[dest] = negative ? -m : m;
+  f.extValid[dest] = 0;
+}
+
+/** The 80-bit path of binaryOp (see fpu-softfloat.ts), with the special operands of SDM Vol. 1 4.8.3. */
+function softBinary(f: Fpu, op: number, sa: number, sb: number, dest: number): boolean {
+  const pc = (f.cw >> 8) & 3;
+  const ca = f.classOf(sa);
+  const cb = f.classOf(sb);
+  const na = f.signOf(sa);
+  let nb = f.signOf(sb);
+  // #D ranks below #IA and #Z (SDM Vol. 1 4.9.2): checked once those are ruled out.
+  const denormal = f.isDenormal(sa) || f.isDenormal(sb);
+  if (op === OP_ADD || op === OP_SUB || op === OP_SUBR) {
+    if (op !== OP_ADD) nb = !nb;
+    if (ca === CLASS_INF && cb === CLASS_INF && na !== nb) return f.invalid(dest);
+    if (denormal && !f.signal(SW_DE)) return false;
+    if (ca === CLASS_INF || cb === CLASS_INF) {
+      setSpecial(f, dest, ca === CLASS_INF ? na : nb, true);
+      return true;
+    }
+    if (ca === CLASS_ZERO && cb === CLASS_ZERO) {
+      // Zeros of opposite signs sum to +0, or -0 when rounding down (IEEE 754 6.3).
+      setSpecial(f, dest, na === nb ? na : f.rc === RC_DOWN, false);
+      return true;
+    }
+    if (cb === CLASS_ZERO || ca === CLASS_ZERO) {
+      // x ± 0: x rounded to the precision control.
+      loadA(f, cb === CLASS_ZERO ? sa : sb);
+      roundA(f, dest, pc, cb === CLASS_ZERO ? na : nb);
+      return true;
+    }
+    loadA(f, sa);
+    loadB(f, sb);
+    if (add(op !== OP_ADD)) roundPack(f, dest, pc);
+    else setSpecial(f, dest, f.rc === RC_DOWN, false); // exact cancellation
     return true;
   }
-  return deliver(f, op, a, b, r, dir, dest);
+  const neg = na !== nb;
+  if (op === OP_MUL) {
+    if ((ca === CLASS_INF && cb === CLASS_ZERO) || (ca === CLASS_ZERO && cb === CLASS_INF))
+      return f.invalid(dest);
+    if (denormal && !f.signal(SW_DE)) return false;
+    if (ca === CLASS_INF || cb === CLASS_INF || ca === CLASS_ZERO || cb === CLASS_ZERO) {
+      setSpecial(f, dest, neg, ca === CLASS_INF || cb === CLASS_INF);
+      return true;
+    }
+    loadA(f, sa);
+    loadB(f, sb);
+    mul();
+    roundPack(f, dest, pc);
+    return true;
+  }
+  if ((ca === CLASS_ZERO && cb === CLASS_ZERO) || (ca === CLASS_INF && cb === CLASS_INF))
+    return f.invalid(dest);
+  if (cb === CLASS_ZERO && ca !== CLASS_INF) {
+    if (!f.signal(SW_ZE)) return false;
+    setSpecial(f, dest, neg, true);
+    return true;
+  }
+  if (denormal && !f.signal(SW_DE)) return false;
+  if (ca === CLASS_INF || cb === CLASS_INF || ca === CLASS_ZERO) {
+    setSpecial(f, dest, neg, ca === CLASS_INF);
+    return true;
+  }
+  loadA(f, sa);
+  loadB(f, sb);
+  div();
+  roundPack(f, dest, pc);
+  return true;
 }
 
 /** FSQRT on slot `s`. */
@@ -247,16 +233,38 @@ export function sqrtOp(f: Fpu, s: number): boolean {
   const x = f.val[s];
   if (x !== x) return propagateNaN(f, s, -1, s);
   if (f.isDenormal(s) && !f.signal(SW_DE)) return false;
-  if (x < 0) return f.invalid(s);
-  if (x === 0 || x === Infinity) {
-    f.sw &= ~SW_C1;
-    f.setValue(s, x);
+  const cls = f.classOf(s);
+  if (cls === CLASS_ZERO) {
+    f.sw &= ~SW_C1; // sqrt(-0) = -0
     return true;
   }
-  const r = Math.sqrt(x);
-  const p = r * r;
-  const dir = sign(x - p - productError(r, r, p));
-  return deliver(f, OP_SQRT, x, 0, r, dir, s);
+  if (f.signOf(s)) return f.invalid(s);
+  if (cls === CLASS_INF) {
+    f.sw &= ~SW_C1;
+    return true;
+  }
+  const cw = f.cw;
+  if ((cw & 0x300) === 0x200 && !f.extValid[s]) {
+    let r = Math.sqrt(x);
+    let dir = productCompare(x, r, r, r * r);
+    if (dir !== 0 && cw & 0xc00) {
+      r = roundToBits(r, dir, 53, -1074, (cw >> 10) & 3);
+      dir = cvt.dir;
+    }
+    if (dir === 0) {
+      f.sw &= ~SW_C1;
+    } else {
+      f.sw = dir < 0 ? f.sw | SW_C1 : f.sw & ~SW_C1;
+      f.signal(SW_PE);
+    }
+    f.val[s] = r;
+    f.extValid[s] = 0;
+    return true;
+  }
+  loadA(f, s);
+  sqrt();
+  roundPack(f, s, (cw >> 8) & 3);
+  return true;
 }
 
 /** FRNDINT on slot `s`: rounds to an integer by RC (exactly, from the 80-bit bits when they are kept). */
@@ -267,7 +275,8 @@ export function roundIntOp(f: Fpu, s: number): boolean {
   f.sw &= ~SW_C1;
   if (x === 0 || x - x !== 0) return true;
   const rc = f.rc;
-  if (f.extValid[s] && (f.extSe[s] & 0x7fff) < EXT_BIAS + 63) {
+  if (f.extValid[s] && (f.extSe[s] & 0x7fff) >= EXT_BIAS + 63) return true; // already integral
+  if (f.extValid[s]) {
     extToInteger(f.extSe[s], f.extHi[s], f.extLo[s], rc);
     const dir = cvt.dir;
     integerToExt(cvt.neg, cvt.hi, cvt.lo);
@@ -333,9 +342,4 @@ export function compareOp(f: Fpu, sa: number, sb: number, quiet: boolean): numbe
     return m > 0 ? CMP_GT : m < 0 ? CMP_LT : CMP_EQ;
   }
   return a > b ? CMP_GT : a < b ? CMP_LT : CMP_EQ;
-}
-
-/** Class helpers for FXAM: whether a slot's class is a normal finite number. */
-export function isNormalClass(cls: number): boolean {
-  return cls === CLASS_NORMAL || cls === CLASS_DENORMAL;
 }

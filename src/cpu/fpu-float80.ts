@@ -54,7 +54,7 @@ export const cvt = {
 const bits = new DataView(new ArrayBuffer(8));
 
 /** Multiplies by 2^n for any n, in steps so that no factor over- or underflows on its own. */
-export function scale2(x: number, n: number): number {
+function scale2(x: number, n: number): number {
   while (n > 1000) {
     x *= 2 ** 1000;
     n -= 1000;
@@ -69,7 +69,7 @@ export function scale2(x: number, n: number): number {
 }
 
 /** floor(log2(|x|)) for finite nonzero x, exact (read from the bits). */
-export function exponentOf(x: number): number {
+function exponentOf(x: number): number {
   bits.setFloat64(0, x, true);
   const hi = bits.getUint32(4, true);
   const e = (hi >>> 20) & 0x7ff;
@@ -80,7 +80,7 @@ export function exponentOf(x: number): number {
 }
 
 /** True for a negative number or -0. */
-export function isNegative(x: number): boolean {
+function isNegative(x: number): boolean {
   return x < 0 || (x === 0 && 1 / x < 0);
 }
 
@@ -98,7 +98,12 @@ export function roundToBits(v: number, dm: number, nbits: number, minUlpExp: num
   const neg = v < 0 || (v === 0 ? dm < 0 : false);
   const mag = Math.abs(v);
   const dmag = neg ? -dm : dm; // sign of |exact| - |v|
-  const ulpExp = mag === 0 ? minUlpExp : Math.max(exponentOf(mag) - nbits + 1, minUlpExp);
+  let ulpExp = minUlpExp;
+  if (mag !== 0) {
+    const e = exponentOf(mag);
+    // Just below a power of two the exact value has the next lower exponent: a grid twice as fine.
+    ulpExp = Math.max(e - nbits + (dmag < 0 && mag === 2 ** e ? 0 : 1), minUlpExp);
+  }
   const q = scale2(mag, -ulpExp);
   let lo = Math.floor(q);
   let f = q - lo;
@@ -137,10 +142,14 @@ export function roundToBits(v: number, dm: number, nbits: number, minUlpExp: num
 }
 
 /** The value to deliver on overflow (SDM Vol. 1 Table 4-10): infinity or the largest finite number by RC. */
-export function overflowValue(negative: boolean, rc: number, max: number): number {
-  const toInf = rc === RC_NEAREST || (rc === RC_UP && !negative) || (rc === RC_DOWN && negative);
-  const mag = toInf ? Infinity : max;
+function overflowValue(negative: boolean, rc: number, max: number): number {
+  const mag = overflowsToInfinity(negative, rc) ? Infinity : max;
   return negative ? -mag : mag;
+}
+
+/** Whether an overflow delivers infinity (rather than the largest finite number) under `rc`. */
+export function overflowsToInfinity(negative: boolean, rc: number): boolean {
+  return rc === RC_NEAREST || (rc === RC_UP && !negative) || (rc === RC_DOWN && negative);
 }
 
 /** Rounds to an integral value by RC (FRNDINT, FIST). Keeps the sign of zero. */
@@ -245,48 +254,32 @@ export function extToDouble(se: number, hi: number, lo: number, rc: number): num
   const dm = err > 0 ? 1 : err < 0 ? -1 : 0;
   const k = e - 63;
   const top = exponentOf(s) + k; // exponent of the (unrounded) value
-  if (top > 1023) {
-    cvt.overflow = true;
-    cvt.dir = neg ? 1 : -1;
-    return overflowValue(neg, rc, FLOAT64_MAX);
-  }
+  if (top > 1023) return overflowDouble(neg, rc);
   cvt.tiny = top < -1022;
+  if (top < -1140) {
+    // Far below the smallest denormal: zero, or the smallest denormal when rounding away from zero.
+    const away = (rc === RC_UP && !neg) || (rc === RC_DOWN && neg);
+    cvt.dir = away ? (neg ? 1 : -1) : neg ? -1 : 1;
+    const r = away ? 2 ** -1074 : 0;
+    return neg ? -r : r;
+  }
   const r = roundToBits(neg ? -s : s, neg ? -dm : dm, 53, -1074 - k, rc);
   const result = scale2(r, k);
-  if (!Number.isFinite(result)) {
-    cvt.overflow = true;
-    return overflowValue(neg, rc, FLOAT64_MAX);
-  }
-  return result;
+  return Number.isFinite(result) ? result : overflowDouble(neg, rc);
+}
+
+/** The float64 overflow response by RC, with cvt.overflow and cvt.dir. */
+function overflowDouble(neg: boolean, rc: number): number {
+  cvt.overflow = true;
+  const r = overflowValue(neg, rc, FLOAT64_MAX);
+  // dir = sign(exact - r): infinity lies beyond the exact value, the largest finite number before it.
+  cvt.dir = Number.isFinite(r) === neg ? -1 : 1;
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// float32 / float64 bit patterns
+// float32
 // ---------------------------------------------------------------------------------------------------------
-
-/** The float32 bit pattern of a value already representable as float32 (or ±Infinity). */
-export function float32Bits(x: number): number {
-  bits.setFloat32(0, x, true);
-  return bits.getUint32(0, true);
-}
-
-export function float32FromBits(b: number): number {
-  bits.setUint32(0, b, true);
-  return bits.getFloat32(0, true);
-}
-
-/** Writes the float64 bit pattern of `x` into cvt.hi / cvt.lo. */
-export function float64Bits(x: number): void {
-  bits.setFloat64(0, x, true);
-  cvt.lo = bits.getUint32(0, true);
-  cvt.hi = bits.getUint32(4, true);
-}
-
-export function float64FromBits(hi: number, lo: number): number {
-  bits.setUint32(0, lo, true);
-  bits.setUint32(4, hi, true);
-  return bits.getFloat64(0, true);
-}
 
 /**
  * Rounds `x` (with sticky direction `dm`) to float32 by `rc`. Sets cvt.overflow (the masked response is
@@ -295,7 +288,7 @@ export function float64FromBits(hi: number, lo: number): number {
 export function roundToFloat32(x: number, dm: number, rc: number): number {
   cvt.overflow = false;
   const mag = Math.abs(x);
-  cvt.tiny = mag !== 0 && mag < 2 ** -126;
+  cvt.tiny = (mag !== 0 || dm !== 0) && mag < 2 ** -126;
   if (!Number.isFinite(x)) {
     cvt.dir = 0;
     return x;
@@ -428,21 +421,6 @@ export function integerToExt(neg: boolean, hi: number, lo: number): void {
   cvt.se = sign | exp;
   cvt.hi = hi >>> 0;
   cvt.lo = lo >>> 0;
-}
-
-/** Float64 nearest to the integer with sign `neg` and magnitude hi:lo (one rounding). */
-export function integerToDouble(neg: boolean, hi: number, lo: number): number {
-  const v = hi * TWO32 + lo;
-  return neg ? -v : v;
-}
-
-/** Magnitude hi:lo of an integral float64 (|x| < 2^64) into cvt.hi/lo, sign into cvt.neg. */
-export function doubleToInteger(x: number): void {
-  cvt.neg = isNegative(x);
-  const m = Math.abs(x);
-  const hi = Math.floor(m / TWO32);
-  cvt.hi = hi;
-  cvt.lo = m - hi * TWO32;
 }
 
 /** Largest packed BCD magnitude + 1: 10^18 as hi:lo. */

@@ -1,17 +1,19 @@
 /**
  * The x87 FPU state (Intel SDM Vol. 1 ch. 8): the eight-register stack, the control, status and tag words,
  * the last instruction/operand pointers, exception flags and their delivery, and snapshots. The instructions
- * are decoded in ./ops/x87.ts and computed in ./fpu-arith.ts and ./fpu-transcendental.ts; the memory formats
- * live in ./fpu-float80.ts and the FSTENV/FSAVE images in ./fpu-env.ts.
+ * are decoded in ./ops/x87.ts and carried out in ./fpu-memory.ts (memory operands), ./fpu-stack.ts (register
+ * stack, compares), ./fpu-arith.ts and ./fpu-transcendental.ts; the number formats live in ./fpu-float80.ts
+ * and the FSTENV/FSAVE images in ./fpu-env.ts.
  *
- * Precision. The registers compute as float64 (53-bit significand, float64 exponent range), not with the
- * 64-bit significand and 15-bit exponent of real hardware: precision control 64 behaves as 53, and results
- * beyond the float64 range overflow or underflow there. Rounding control is honoured exactly for +, -, *, /
- * and square root (the rounding error of each operation is computed), precision control 24 and 53 too.
- * Each register also keeps 80-bit bits (`extSe/extHi/extLo`) that are authoritative while `extValid` is 1:
- * values loaded with FLD m80, FILD m64, FBLD, FRSTOR or the constant loads, and every NaN. Copies between
- * registers carry them, so FLD m80 / FSTP m80, FILD m64 / FISTP m64 and FBLD / FBSTP round-trip exactly
- * (denormals, NaN payloads and unsupported encodings included); arithmetic results are float64 only.
+ * Precision. Each register holds a float64 `val` and, where `extValid` is 1, its exact 80-bit encoding
+ * (`extSe/extHi/extLo`; `val` is then the nearest float64). A register without 80-bit bits holds a value
+ * that is exactly a float64 (values loaded from m32/m64/m16int/m32int, FLD1/FLDZ, results that happen to
+ * fit), which keeps the common double-precision case cheap. FADD/FSUB/FMUL/FDIV/FSQRT/FPREM(1), FSCALE,
+ * FXTRACT, FRNDINT, the compares, integer/BCD/float stores and FSAVE/FRSTOR are exact on the 64-bit
+ * significand and 15-bit exponent (./fpu-softfloat.ts), rounded by RC and PC as the hardware does;
+ * with PC = 53 and float64 operands a float64 fast path gives the same results. Only the transcendental
+ * instructions (FSIN ... FYL2XP1, ./fpu-transcendental.ts) compute with float64 Math functions: their
+ * results have float64 accuracy, not the hardware's last-bit behaviour. Every NaN keeps its 80-bit bits.
  *
  * Exceptions (SDM Vol. 1 8.4-8.7). A masked exception sets its flag and the default result is delivered.
  * An unmasked one sets the flag and ES/B, and is reported by the next waiting x87 instruction or WAIT: #MF
@@ -29,6 +31,7 @@ import {
   CLASS_NORMAL,
   CLASS_QNAN,
   CLASS_ZERO,
+  EXT_BIAS,
   INDEFINITE_HI,
   INDEFINITE_SE,
   RC_NEAREST,
@@ -102,6 +105,8 @@ export class Fpu {
   top = 0;
   /** Register values as float64, by slot. */
   readonly val = new Float64Array(SLOTS);
+  /** The same values as 32-bit words (low word first: little-endian, like the CPU's register file). */
+  readonly valWords = new Uint32Array(this.val.buffer);
   /** 80-bit encodings, authoritative where extValid is 1 (otherwise scratch). */
   readonly extSe = new Uint16Array(SLOTS);
   readonly extHi = new Uint32Array(SLOTS);
@@ -280,13 +285,46 @@ export class Fpu {
     this.extValid[slot] = 0;
   }
 
-  /** Stores an 80-bit value; the float64 working value is its nearest. */
+  /** Stores an 80-bit value (words as uint32 or int32); the float64 working value is its nearest. */
   setExt(slot: number, se: number, hi: number, lo: number): void {
     this.extSe[slot] = se;
     this.extHi[slot] = hi;
     this.extLo[slot] = lo;
     this.extValid[slot] = 1;
-    this.val[slot] = extToDouble(se, hi, lo, RC_NEAREST);
+    const e = (se & 0x7fff) - EXT_BIAS + 1023;
+    if (e >= 1 && e <= 2046 && hi >>> 31) {
+      // A normal float64: significand bits 62-11 become the fraction, rounded to nearest even on the bit
+      // pattern (a carry out of the fraction steps the exponent, up to infinity).
+      let fhi = (hi >>> 11) & 0xfffff;
+      let flo = ((hi << 21) | (lo >>> 11)) >>> 0;
+      const rest = lo & 0x7ff;
+      if (rest > 0x400 || (rest === 0x400 && flo & 1)) {
+        flo = (flo + 1) >>> 0;
+        if (flo === 0) fhi++;
+      }
+      this.valWords[slot * 2] = flo;
+      this.valWords[slot * 2 + 1] = ((se & 0x8000) << 16) | ((e << 20) + fhi);
+      return;
+    }
+    this.val[slot] = extToDouble(this.extSe[slot], this.extHi[slot], this.extLo[slot], RC_NEAREST);
+  }
+
+  /**
+   * Stores an arithmetic result given as 80 bits: as a plain float64 when it is one exactly (a normal
+   * float64 or zero), otherwise as 80-bit bits with the float64 nearest beside them.
+   */
+  setResult(slot: number, se: number, hi: number, lo: number): void {
+    const e = (se & 0x7fff) - EXT_BIAS + 1023;
+    if (e >= 1 && e <= 2046 && hi >>> 31 && (lo & 0x7ff) === 0) {
+      this.valWords[slot * 2] = ((hi << 21) | (lo >>> 11)) >>> 0;
+      this.valWords[slot * 2 + 1] = ((se & 0x8000) << 16) | (e << 20) | ((hi >>> 11) & 0xfffff);
+      this.extValid[slot] = 0;
+    } else if ((se & 0x7fff) === 0 && hi === 0 && lo === 0) {
+      this.val[slot] = se & 0x8000 ? -0 : 0;
+      this.extValid[slot] = 0;
+    } else {
+      this.setExt(slot, se, hi, lo);
+    }
   }
 
   /** The QNaN floating-point indefinite. */

@@ -30,6 +30,13 @@ export class PhysicalMemory {
    * loadState). The CPU's decoded-block cache compares it.
    */
   writeGeneration = 0;
+  /**
+   * Per RAM page: non-zero while a CPU holds code compiled from it (see cpu/jit). A write to such a page,
+   * through any of the accessors below, calls the code-write listeners, which drop the compiled blocks.
+   * The MMU never gives such pages fast-path write rights, so every CPU write comes through here.
+   */
+  readonly codePages: Uint8Array;
+  private readonly codeWriteListeners: Array<(page: number) => void> = [];
 
   constructor(ramSize: number) {
     if (!Number.isInteger(ramSize) || ramSize <= 0 || ramSize % 4096 !== 0 || ramSize > 0xfff00000) {
@@ -38,6 +45,17 @@ export class PhysicalMemory {
     this.ramSize = ramSize;
     this.ram = new Uint8Array(ramSize);
     this.pageMap.fill(PAGE_UNMAPPED, ramSize >>> PAGE_SHIFT);
+    this.codePages = new Uint8Array(ramSize >>> PAGE_SHIFT);
+  }
+
+  /** Registers a callback for writes to pages marked in `codePages` (the JIT drops their blocks). */
+  onCodeWrite(listener: (page: number) => void): void {
+    this.codeWriteListeners.push(listener);
+  }
+
+  /** A write hit a page holding compiled code. */
+  private codeWritten(page: number): void {
+    for (const listener of this.codeWriteListeners) listener(page);
   }
 
   /** Registers a callback for changes of the address map (MMIO mapped, A20 toggled): CPUs drop their TLBs. */
@@ -91,8 +109,10 @@ export class PhysicalMemory {
   write8(address: number, value: number): void {
     address = (address & this.a20Mask) >>> 0;
     const kind = this.pageMap[address >>> PAGE_SHIFT];
-    if (kind === PAGE_RAM) this.ram[address] = value;
-    else if (kind !== PAGE_UNMAPPED) this.handlers[kind - PAGE_HANDLER_BASE].write8(address, value & 0xff);
+    if (kind === PAGE_RAM) {
+      this.ram[address] = value;
+      if (this.codePages[address >>> PAGE_SHIFT] !== 0) this.codeWritten(address >>> PAGE_SHIFT);
+    } else if (kind !== PAGE_UNMAPPED) this.handlers[kind - PAGE_HANDLER_BASE].write8(address, value & 0xff);
   }
 
   read16(address: number): number {
@@ -117,6 +137,7 @@ export class PhysicalMemory {
     if ((a & 0xfff) !== 0xfff && this.pageMap[a >>> PAGE_SHIFT] === PAGE_RAM) {
       this.ram[a] = value;
       this.ram[a + 1] = value >> 8;
+      if (this.codePages[a >>> PAGE_SHIFT] !== 0) this.codeWritten(a >>> PAGE_SHIFT);
       return;
     }
     this.write8(address, value);
@@ -131,6 +152,7 @@ export class PhysicalMemory {
       ram[a + 1] = value >> 8;
       ram[a + 2] = value >> 16;
       ram[a + 3] = value >> 24;
+      if (this.codePages[a >>> PAGE_SHIFT] !== 0) this.codeWritten(a >>> PAGE_SHIFT);
       return;
     }
     this.write16(address, value);

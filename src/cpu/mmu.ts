@@ -19,9 +19,19 @@ const TLB_READ_USER = 4;
 const TLB_WRITE_USER = 8;
 const TLB_GLOBAL = 16;
 
+/**
+ * Write rights of a page that holds compiled code (see jit/): moved up out of the fast path's reach, so every
+ * write to the page takes the slow path, which tells the JIT (through PhysicalMemory) to drop the page's
+ * blocks. The slow path uses them to skip the page walk.
+ */
+const TLB_CODE_WRITE_SUPER = TLB_WRITE_SUPER << 4;
+const TLB_CODE_WRITE_USER = TLB_WRITE_USER << 4;
+const TLB_WRITE_BITS = TLB_WRITE_SUPER | TLB_WRITE_USER;
+const TLB_CODE_WRITE_BITS = TLB_CODE_WRITE_SUPER | TLB_CODE_WRITE_USER;
+
 const TLB_BITS = 12;
-const TLB_SIZE = 1 << TLB_BITS;
-const TLB_MASK = TLB_SIZE - 1;
+export const TLB_SIZE = 1 << TLB_BITS;
+export const TLB_MASK = TLB_SIZE - 1;
 
 /** Page-table entry bits. */
 const PTE_P = 1 << 0;
@@ -40,23 +50,47 @@ const PF_U = 4;
 const CR4_PSE = 1 << 4;
 const CR4_PGE = 1 << 7;
 
+/** Permission bits with the fast write rights moved to the code-write positions. */
+function codeBits(bits: number): number {
+  return (bits & ~TLB_WRITE_BITS) | ((bits & TLB_WRITE_BITS) << 4);
+}
+
 export class Mmu {
   /** True when CR0.PG is set. */
   paging = false;
-  /** Linear page number cached in each slot, or -1. */
-  private readonly tag = new Int32Array(TLB_SIZE).fill(-1);
+  /** Linear page number cached in each slot, or -1. (Read by compiled code's inline fast paths, see jit/.) */
+  readonly tag = new Int32Array(TLB_SIZE).fill(-1);
   /** Physical address of the page's first byte (an index into RAM when the page is RAM). */
-  private readonly phys = new Int32Array(TLB_SIZE);
+  readonly phys = new Int32Array(TLB_SIZE);
   /** TLB_* permission bits (0 for non-RAM pages, which always go the slow way). */
-  private readonly bits = new Uint8Array(TLB_SIZE);
-  /** Set for accesses the CPU makes on its own behalf (descriptor tables, TSS): always supervisor. */
-  systemAccess = false;
-  private readonly ram: Uint8Array;
-  private readonly ram32: Int32Array;
+  readonly bits = new Uint8Array(TLB_SIZE);
+  /** The permission bit a data read / write needs now: depends on CPL and systemAccess (see needBit). */
+  readBit = TLB_READ_SUPER;
+  writeBit = TLB_WRITE_SUPER;
+  private system = false;
+  readonly ram: Uint8Array;
+  readonly ram32: Int32Array;
 
   constructor(private readonly cpu: Cpu) {
     this.ram = cpu.memory.ram;
     this.ram32 = new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength >> 2);
+    this.updateAccessBits();
+  }
+
+  /** Set for accesses the CPU makes on its own behalf (descriptor tables, TSS): always supervisor. */
+  get systemAccess(): boolean {
+    return this.system;
+  }
+  set systemAccess(on: boolean) {
+    this.system = on;
+    this.updateAccessBits();
+  }
+
+  /** Recomputes readBit/writeBit; the CPU calls it whenever CPL changes. */
+  updateAccessBits(): void {
+    const user = this.cpu.cpl === 3 && !this.system;
+    this.readBit = user ? TLB_READ_USER : TLB_READ_SUPER;
+    this.writeBit = user ? TLB_WRITE_USER : TLB_WRITE_SUPER;
   }
 
   /** Called when CR0, CR3 or CR4 change. */
@@ -85,17 +119,57 @@ export class Mmu {
   }
 
   private needBit(write: boolean): number {
-    const user = this.cpu.cpl === 3 && !this.systemAccess;
-    return user ? (write ? TLB_WRITE_USER : TLB_READ_USER) : write ? TLB_WRITE_SUPER : TLB_READ_SUPER;
+    return write ? this.writeBit : this.readBit;
   }
 
   /** Translates `linear` for an access, filling the TLB; raises #PF. Returns the physical address. */
   translate(linear: number, write: boolean): number {
     const page = linear >>> 12;
     const i = page & TLB_MASK;
-    if (this.tag[i] === page && this.bits[i] & this.needBit(write))
-      return (this.phys[i] | (linear & 0xfff)) >>> 0;
+    const need = write ? this.writeBit | (this.writeBit << 4) : this.readBit;
+    if (this.tag[i] === page && this.bits[i] & need) return (this.phys[i] | (linear & 0xfff)) >>> 0;
     return this.fill(linear, write);
+  }
+
+  /**
+   * The physical page base a read of `linear` would use if the TLB already allows it, else -1. No walk, no
+   * fault, no side effect: the JIT's dispatcher uses it to find the block at EIP.
+   */
+  probeRead(linear: number): number {
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    return this.tag[i] === page && this.bits[i] & this.readBit ? this.phys[i] : -1;
+  }
+
+  /**
+   * A page now holds compiled code: no TLB entry may keep fast-path write rights to it (they move to the
+   * code-write bits; fill() does the same for entries made later).
+   */
+  protectCodePage(physPage: number): void {
+    const base = physPage << 12;
+    const tag = this.tag;
+    const phys = this.phys;
+    const bits = this.bits;
+    for (let i = 0; i < TLB_SIZE; i++) {
+      if (tag[i] !== -1 && phys[i] === base && bits[i] & TLB_WRITE_BITS) bits[i] = codeBits(bits[i]);
+    }
+  }
+
+  /**
+   * Slow path of a write whose TLB entry holds only code-write rights: the page held compiled code when the
+   * entry was made. Returns the physical address to write through PhysicalMemory (which drops the page's
+   * blocks), giving the entry its fast rights back if the page no longer holds code; -1 when the entry does
+   * not allow the write (then the caller walks).
+   */
+  private codePageWrite(linear: number): number {
+    const page = linear >>> 12;
+    const i = page & TLB_MASK;
+    const bits = this.bits[i];
+    if (this.tag[i] !== page || !(bits & (this.writeBit << 4))) return -1;
+    if (!this.cpu.memory.codePages[this.phys[i] >>> 12]) {
+      this.bits[i] = (bits & ~TLB_CODE_WRITE_BITS) | ((bits & TLB_CODE_WRITE_BITS) >> 4);
+    }
+    return (this.phys[i] | (linear & 0xfff)) >>> 0;
   }
 
   /** Slow path: walks (or, with paging off, applies A20), checks, caches, returns the physical address. */
@@ -115,8 +189,12 @@ export class Mmu {
     const i = page & TLB_MASK;
     this.tag[i] = page;
     this.phys[i] = physPage | 0;
-    // Only plain RAM gets fast-path rights; MMIO and holes keep bits = 0 (always slow).
-    this.bits[i] = this.cpu.memory.isRam(physPage) && physPage + 0x1000 <= this.ram.length ? info : 0;
+    // Only plain RAM gets fast-path rights; MMIO and holes keep bits = 0 (always slow). A page holding
+    // compiled code gets no fast write rights (see protectCodePage).
+    const mem = this.cpu.memory;
+    if (!mem.isRam(physPage) || physPage + 0x1000 > this.ram.length) info = 0;
+    else if (mem.codePages[physPage >>> 12]) info = codeBits(info);
+    this.bits[i] = info;
     return (physPage | (linear & 0xfff)) >>> 0;
   }
 
@@ -238,7 +316,13 @@ export class Mmu {
     const i = page & TLB_MASK;
     if (this.tag[i] === page && this.bits[i] & this.needBit(true))
       this.ram[this.phys[i] + (linear & 0xfff)] = value;
-    else this.cpu.memory.write8(this.fill(linear, true), value);
+    else this.cpu.memory.write8(this.writeTarget(linear), value);
+  }
+
+  /** Physical address for a write that missed the fast path: through the code-write rights, else a walk. */
+  private writeTarget(linear: number): number {
+    const phys = this.codePageWrite(linear);
+    return phys >= 0 ? phys : this.fill(linear, true);
   }
 
   writeLinear16(linear: number, value: number): void {
@@ -255,7 +339,7 @@ export class Mmu {
       this.ram[a + 1] = value >> 8;
       return;
     }
-    this.cpu.memory.write16(this.fill(linear, true), value);
+    this.cpu.memory.write16(this.writeTarget(linear), value);
   }
 
   writeLinear32(linear: number, value: number): void {
@@ -279,7 +363,7 @@ export class Mmu {
       ram[a + 3] = value >> 24;
       return;
     }
-    this.cpu.memory.write32(this.fill(linear, true), value);
+    this.cpu.memory.write32(this.writeTarget(linear), value);
   }
 
   /** A write that crosses a page boundary: both pages are checked before either is written. */

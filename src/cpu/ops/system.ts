@@ -7,6 +7,7 @@
 import type { Cpu } from '../cpu.ts';
 import { CR0_ET, CR0_PE, CR0_PG, CR0_TS, EAX, EBX, ECX, EDX, EXC_GP, EXC_UD } from '../constants.ts';
 import * as pm from '../protected.ts';
+import { updateDebugArmed } from '../debug.ts';
 
 /** CPUID feature flags (leaf 1, EDX): only what this CPU implements. */
 export const CPUID_FPU = 1 << 0;
@@ -242,6 +243,7 @@ export function movDrRd(c: Cpu): void {
   if (n === 6) v = (v & 0xe00f) | 0xffff0ff0;
   else if (n === 7) v = (v & ~0xd800) | 0x400;
   c.dr[n] = v;
+  if (n === 7) updateDebugArmed(c);
 }
 
 /** The time-stamp counter: a 1 GHz count of virtual time (see Cpu.timeNs and src/machine/clock.ts). */

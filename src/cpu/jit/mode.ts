@@ -1,0 +1,35 @@
+/**
+ * The JIT tier's switch. 'auto' compiles hot blocks when the host lets us build functions at
+ * run time (a page served with a content-security policy that forbids 'unsafe-eval' does not: then the
+ * interpreter runs alone); 'off' never compiles; 'on' compiles every block on its first execution and
+ * also routes single steps (Cpu.step / stepUnchecked) through one-instruction compiled blocks, so that a
+ * test suite run with it exercises the compiler on every instruction it runs.
+ *
+ * The environment variable VISOR86_JIT (read here and nowhere else, defensively: src/cpu uses no Node API)
+ * picks the mode of newly created CPUs; `cpu.jitMode` changes it afterwards.
+ */
+
+export type JitMode = 'off' | 'on' | 'auto';
+
+/**
+ * The default mode. 'off' until the tier is finished (issue: speed): it still recompiles blocks whose page
+ * the code itself writes, and that makes such guests slower than the interpreter. Choose 'auto' or 'on'
+ * with VISOR86_JIT to work on it.
+ */
+export const DEFAULT_JIT_MODE: JitMode = 'off';
+
+/** The mode named by VISOR86_JIT, or DEFAULT_JIT_MODE when it is unset or unrecognised. */
+export function jitModeFromEnvironment(): JitMode {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const value = env?.VISOR86_JIT?.trim().toLowerCase();
+  return value === 'off' || value === 'on' || value === 'auto' ? value : DEFAULT_JIT_MODE;
+}
+
+/** Whether `new Function` works here (it throws an EvalError under a CSP without 'unsafe-eval'). */
+export function canCompileFunctions(): boolean {
+  try {
+    return (new Function('return 7') as () => number)() === 7;
+  } catch {
+    return false;
+  }
+}

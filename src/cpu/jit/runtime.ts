@@ -1,0 +1,272 @@
+/**
+ * What compiled blocks call: memory accesses through segments with the TLB fast path inlined (the same
+ * checks, in the same order, as Cpu.read8..write32 and the Mmu fast paths, and the Cpu methods themselves
+ * whenever anything is unusual), the lazy-flag formulas of ../flags.ts over a block's local copies of the
+ * lazy fields, and the exceptions a block raises itself. One runtime per Cpu (closures over its arrays).
+ */
+import type { Cpu } from '../cpu.ts';
+import { EXC_GP, EXC_UD } from '../constants.ts';
+import {
+  FLAG_AF,
+  FLAG_CF,
+  FLAG_OF,
+  FLAG_PF,
+  FLAG_SF,
+  FLAG_ZF,
+  OP_ADC,
+  OP_ADD,
+  OP_SBB,
+  OP_SUB,
+  PARITY,
+  SIGN_SHIFT,
+  SIZE_MASK,
+} from '../flags.ts';
+import { mulHigh32Of } from '../ops/arith.ts';
+import { TLB_MASK } from '../mmu.ts';
+
+// ---- Lazy flags over locals: the formulas of flags.ts (carryOf, overflowOf, getCF.., testCondition) ----
+
+function carryL(op: number, size: number, dst: number, src: number, res: number): number {
+  if (size !== 2) {
+    const mask = size === 0 ? 0xff : 0xffff;
+    dst &= mask;
+    res &= mask;
+    src &= mask;
+  } else {
+    dst >>>= 0;
+    res >>>= 0;
+    src >>>= 0;
+  }
+  switch (op) {
+    case OP_ADD:
+      return res < dst ? 1 : 0;
+    case OP_ADC:
+      return res <= dst ? 1 : 0;
+    case OP_SUB:
+      return dst < src ? 1 : 0;
+    case OP_SBB:
+      return dst <= src ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
+function overflowL(op: number, size: number, dst: number, src: number, res: number): number {
+  const shift = SIGN_SHIFT[size];
+  switch (op) {
+    case OP_ADD:
+    case OP_ADC:
+      return (((dst ^ res) & (src ^ res)) >>> shift) & 1;
+    case OP_SUB:
+    case OP_SBB:
+      return (((dst ^ src) & (dst ^ res)) >>> shift) & 1;
+    default:
+      return 0;
+  }
+}
+
+/** CF (0 or 1) of the lazy state (lop, lsz, ld, ls, lr, lf) over explicit flags fl. */
+export function cfL(
+  lop: number,
+  lsz: number,
+  ld: number,
+  ls: number,
+  lr: number,
+  lf: number,
+  fl: number,
+): number {
+  return lf & FLAG_CF ? carryL(lop, lsz, ld, ls, lr) : fl & FLAG_CF;
+}
+
+function zfL(lsz: number, lr: number, lf: number, fl: number): boolean {
+  return lf & FLAG_ZF ? (lr & SIZE_MASK[lsz]) === 0 : (fl & FLAG_ZF) !== 0;
+}
+function sfL(lsz: number, lr: number, lf: number, fl: number): boolean {
+  return lf & FLAG_SF ? ((lr >>> SIGN_SHIFT[lsz]) & 1) !== 0 : (fl & FLAG_SF) !== 0;
+}
+function ofL(lop: number, lsz: number, ld: number, ls: number, lr: number, lf: number, fl: number): boolean {
+  return lf & FLAG_OF ? overflowL(lop, lsz, ld, ls, lr) !== 0 : (fl & FLAG_OF) !== 0;
+}
+function pfL(lr: number, lf: number, fl: number): boolean {
+  return lf & FLAG_PF ? PARITY[lr & 0xff] !== 0 : (fl & FLAG_PF) !== 0;
+}
+
+/** testCondition over locals. */
+export function condL(
+  cc: number,
+  lop: number,
+  lsz: number,
+  ld: number,
+  ls: number,
+  lr: number,
+  lf: number,
+  fl: number,
+): boolean {
+  let r: boolean;
+  switch (cc >> 1) {
+    case 0:
+      r = ofL(lop, lsz, ld, ls, lr, lf, fl);
+      break;
+    case 1:
+      r = cfL(lop, lsz, ld, ls, lr, lf, fl) !== 0;
+      break;
+    case 2:
+      r = zfL(lsz, lr, lf, fl);
+      break;
+    case 3:
+      r = cfL(lop, lsz, ld, ls, lr, lf, fl) !== 0 || zfL(lsz, lr, lf, fl);
+      break;
+    case 4:
+      r = sfL(lsz, lr, lf, fl);
+      break;
+    case 5:
+      r = pfL(lr, lf, fl);
+      break;
+    case 6:
+      r = sfL(lsz, lr, lf, fl) !== ofL(lop, lsz, ld, ls, lr, lf, fl);
+      break;
+    default:
+      r = zfL(lsz, lr, lf, fl) || sfL(lsz, lr, lf, fl) !== ofL(lop, lsz, ld, ls, lr, lf, fl);
+      break;
+  }
+  return cc & 1 ? !r : r;
+}
+
+/** The full arithmetic flags (materializeFlags over locals), for tests of the formulas above. */
+export function arithFlagsL(
+  lop: number,
+  lsz: number,
+  ld: number,
+  ls: number,
+  lr: number,
+  lf: number,
+  fl: number,
+): number {
+  let f = fl;
+  const set = (flag: number, on: boolean) => (f = on ? f | flag : f & ~flag);
+  set(FLAG_CF, cfL(lop, lsz, ld, ls, lr, lf, fl) !== 0);
+  set(FLAG_ZF, zfL(lsz, lr, lf, fl));
+  set(FLAG_SF, sfL(lsz, lr, lf, fl));
+  set(FLAG_OF, ofL(lop, lsz, ld, ls, lr, lf, fl));
+  set(FLAG_PF, pfL(lr, lf, fl));
+  if (lf & FLAG_AF) set(FLAG_AF, lop !== 4 && ((ld ^ ls ^ lr) & FLAG_AF) !== 0);
+  return f;
+}
+
+export type JitRuntime = ReturnType<typeof createRuntime>;
+
+/** Builds the helpers compiled blocks of CPU `c` call. */
+export function createRuntime(c: Cpu) {
+  const mmu = c.mmu;
+  const tag = mmu.tag;
+  const phys = mmu.phys;
+  const bits = mmu.bits;
+  const ram = mmu.ram;
+  const ram32 = mmu.ram32;
+  const segBase = c.segBase;
+  const segLimit = c.segLimit;
+  const segFlags = c.segFlags;
+
+  function rd8(seg: number, off: number): number {
+    if (segFlags[seg] === 0 && off >>> 0 <= segLimit[seg]) {
+      const lin = (segBase[seg] + off) | 0;
+      const page = lin >>> 12;
+      const i = page & TLB_MASK;
+      if (tag[i] === page && (bits[i] & mmu.readBit) !== 0) return ram[phys[i] + (lin & 0xfff)];
+    }
+    return c.read8(seg, off);
+  }
+  function rd16(seg: number, off: number): number {
+    if (segFlags[seg] === 0 && (off >>> 0) + 1 <= segLimit[seg]) {
+      const lin = (segBase[seg] + off) | 0;
+      const page = lin >>> 12;
+      const i = page & TLB_MASK;
+      if (tag[i] === page && (bits[i] & mmu.readBit) !== 0 && (lin & 0xfff) !== 0xfff) {
+        const a = phys[i] + (lin & 0xfff);
+        return ram[a] | (ram[a + 1] << 8);
+      }
+    }
+    return c.read16(seg, off);
+  }
+  function rd32(seg: number, off: number): number {
+    if (segFlags[seg] === 0 && (off >>> 0) + 3 <= segLimit[seg]) {
+      const lin = (segBase[seg] + off) | 0;
+      const page = lin >>> 12;
+      const i = page & TLB_MASK;
+      if (tag[i] === page && (bits[i] & mmu.readBit) !== 0 && (lin & 0xfff) <= 0xffc) {
+        const a = phys[i] + (lin & 0xfff);
+        if ((a & 3) === 0) return ram32[a >> 2];
+        return ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
+      }
+    }
+    return c.read32(seg, off);
+  }
+  function wr8(seg: number, off: number, value: number): void {
+    if (segFlags[seg] === 0 && off >>> 0 <= segLimit[seg]) {
+      const lin = (segBase[seg] + off) | 0;
+      const page = lin >>> 12;
+      const i = page & TLB_MASK;
+      if (tag[i] === page && (bits[i] & mmu.writeBit) !== 0) {
+        ram[phys[i] + (lin & 0xfff)] = value;
+        return;
+      }
+    }
+    c.write8(seg, off, value);
+  }
+  function wr16(seg: number, off: number, value: number): void {
+    if (segFlags[seg] === 0 && (off >>> 0) + 1 <= segLimit[seg]) {
+      const lin = (segBase[seg] + off) | 0;
+      const page = lin >>> 12;
+      const i = page & TLB_MASK;
+      if (tag[i] === page && (bits[i] & mmu.writeBit) !== 0 && (lin & 0xfff) !== 0xfff) {
+        const a = phys[i] + (lin & 0xfff);
+        ram[a] = value;
+        ram[a + 1] = value >> 8;
+        return;
+      }
+    }
+    c.write16(seg, off, value);
+  }
+  function wr32(seg: number, off: number, value: number): void {
+    if (segFlags[seg] === 0 && (off >>> 0) + 3 <= segLimit[seg]) {
+      const lin = (segBase[seg] + off) | 0;
+      const page = lin >>> 12;
+      const i = page & TLB_MASK;
+      if (tag[i] === page && (bits[i] & mmu.writeBit) !== 0 && (lin & 0xfff) <= 0xffc) {
+        const a = phys[i] + (lin & 0xfff);
+        if ((a & 3) === 0) ram32[a >> 2] = value;
+        else {
+          ram[a] = value;
+          ram[a + 1] = value >> 8;
+          ram[a + 2] = value >> 16;
+          ram[a + 3] = value >> 24;
+        }
+        return;
+      }
+    }
+    c.write32(seg, off, value);
+  }
+
+  return {
+    rd8,
+    rd16,
+    rd32,
+    wr8,
+    wr16,
+    wr32,
+    /** #GP(0): a near branch beyond the CS limit. */
+    gp(): never {
+      return c.raiseError(EXC_GP, 0);
+    },
+    ud(): never {
+      return c.raise(EXC_UD);
+    },
+    /** High half of a 32 x 32 multiply (the low half is Math.imul). */
+    mulHi(a: number, b: number, signed: boolean): number {
+      return mulHigh32Of(c, a, b, signed);
+    },
+    cfL,
+    condL,
+    parity: PARITY,
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * Differential testing of the JIT tier: random programs run once by the interpreter alone and once with
+ * every block compiled ('on' mode), and the two machines must end in the same state after the same number
+ * of instructions (registers, EIP, EFLAGS, segments, CR2, instruction count, every byte of RAM touched).
+ * Shared by test/cpu/jit.test.ts and usable from a bundled script for long runs.
+ */
+import { Cpu, CPU_SHUTDOWN } from '../../src/cpu/cpu.ts';
+import { CS, DS, ES, FS, GS, SS } from '../../src/cpu/constants.ts';
+import { PhysicalMemory } from '../../src/cpu/memory.ts';
+import { OpenIoBus } from '../../src/cpu/bus.ts';
+import { loadSegmentForBoot } from '../../src/cpu/protected.ts';
+import { writeCr0 } from '../../src/cpu/ops/system.ts';
+import type { JitMode } from '../../src/cpu/jit/mode.ts';
+
+/** xorshift32. */
+export function rng(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+export type FuzzMode = 'real' | 'flat32' | 'paged32';
+
+const MEMORY = 1 << 21;
+/** Where the program goes (linear = physical): real mode CS = 0x1000, protected mode flat. */
+const CODE = 0x10000;
+const DATA = 0x20000;
+const STACK_TOP = 0x3f000;
+/** Exception handlers: one HLT per vector, at HANDLERS + vector. */
+const HANDLERS = 0x500;
+const GDT = 0x1000;
+const IDT = 0x2000;
+const PAGE_DIR = 0x40000;
+const PAGE_TABLE = 0x41000;
+
+/** Opcodes the generator favours: what the compiler translates, plus a few it leaves to the interpreter. */
+const OPCODES = [
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+  0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d,
+  0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x40, 0x41, 0x42, 0x43, 0x45, 0x46,
+  0x47, 0x48, 0x49, 0x4a, 0x4b, 0x4d, 0x4e, 0x4f, 0x50, 0x51, 0x52, 0x53, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a,
+  0x5b, 0x5d, 0x5e, 0x5f, 0x68, 0x69, 0x6a, 0x6b, 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79,
+  0x7a, 0x7b, 0x7c, 0x7d, 0x7e, 0x7f, 0x80, 0x81, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c,
+  0x8d, 0x90, 0x91, 0x92, 0x93, 0x96, 0x97, 0x98, 0x99, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
+  0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba,
+  0xbb, 0xbd, 0xbe, 0xbf, 0xc0, 0xc1, 0xc6, 0xc7, 0xc9, 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd7, 0xe0, 0xe1,
+  0xe2, 0xe3, 0xeb, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfc, 0xfd, 0xfe, 0xff, 0x27, 0x2f, 0x37, 0x3f, 0x9e, 0x9f,
+  0x9c, 0x60, 0x61, 0xc8, 0x8f, 0x62, 0xe8, 0xc3, 0xc2,
+];
+const TWO_BYTE = [
+  0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x80, 0x81,
+  0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x90, 0x91, 0x92, 0x93,
+  0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa3, 0xa4, 0xa5, 0xab, 0xac, 0xad,
+  0xaf, 0xb0, 0xb1, 0xb3, 0xb6, 0xb7, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf, 0xc0, 0xc1, 0xc8, 0xc9, 0xcb, 0xcf,
+  0x1f, 0xa2,
+];
+
+/** One random instruction (prefixes, opcode, ModRM/SIB, displacement, immediate: enough bytes for any form). */
+function instruction(next: () => number, out: number[]): void {
+  const r = next() % 100;
+  if (r < 8) out.push([0x66, 0x67, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0xf3, 0xf2][next() % 10]);
+  if (r < 2) out.push([0x66, 0x67][next() % 2]);
+  if (next() % 200 === 0) {
+    for (let i = 0; i < 6; i++) out.push(next() & 0xff); // raw noise
+    return;
+  }
+  let op: number;
+  if (next() % 6 === 0) out.push(0x0f, (op = 0x100 | TWO_BYTE[next() % TWO_BYTE.length]) & 0xff);
+  else out.push((op = OPCODES[next() % OPCODES.length]));
+  // ModRM: mostly registers and simple memory forms; displacements stay small so addresses stay in RAM.
+  const kind = next() % 8;
+  let reg = (next() % 8) << 3;
+  // Keep the reg field valid where most values are #UD.
+  if (op === 0xc6 || op === 0xc7 || op === 0x8f) reg = 0;
+  if (op === 0x8c) reg = (next() % 6) << 3;
+  if (op === 0xfe) reg &= 8;
+  if (op === 0xff && reg >= 0x18) reg = [0, 8, 0x30][next() % 3];
+  let modrm: number;
+  if (kind < 4) modrm = 0xc0 | reg | (next() % 8);
+  else if (kind < 6) modrm = 0x40 | reg | (next() % 8);
+  else modrm = (next() & 0xc7) | reg;
+  out.push(modrm, next() & 0x3f, next() & 0x7f, 0, next() & 0xff, next() & 0xff);
+}
+
+/** A random program: instructions, then a HLT, then padding. */
+export function program(seed: number, instructions: number): Uint8Array {
+  const next = rng(seed);
+  const out: number[] = [];
+  for (let i = 0; i < instructions; i++) instruction(next, out);
+  out.push(0xf4);
+  return Uint8Array.from(out);
+}
+
+export interface Machine {
+  cpu: Cpu;
+  memory: PhysicalMemory;
+}
+
+/** A machine with the program loaded, in `mode`, its registers seeded from `seed`. */
+export function machine(mode: FuzzMode, code: Uint8Array, seed: number, jit: JitMode): Machine {
+  const memory = new PhysicalMemory(MEMORY);
+  const cpu = new Cpu(memory, new OpenIoBus());
+  cpu.jitMode = jit;
+  for (let v = 0; v < 256; v++) memory.write8(HANDLERS + v, 0xf4);
+  if (mode === 'real') {
+    for (let v = 0; v < 256; v++) memory.write32(v * 4, HANDLERS + v);
+    cpu.resetSegment(CS, CODE >> 4);
+    for (const s of [DS, ES, FS, GS]) cpu.resetSegment(s, DATA >> 4);
+    cpu.resetSegment(SS, (STACK_TOP - 0x10000) >> 4);
+  } else {
+    memory.write32(GDT + 8, 0x0000ffff); // 0x08: flat code
+    memory.write32(GDT + 12, 0x00cf9b00);
+    memory.write32(GDT + 16, 0x0000ffff); // 0x10: flat data
+    memory.write32(GDT + 20, 0x00cf9300);
+    memory.write32(GDT + 24, 0x0000ffff); // 0x18: 16-bit data, limit 64 KiB (limit faults)
+    memory.write32(GDT + 28, 0x00009302);
+    for (let v = 0; v < 256; v++) {
+      memory.write32(IDT + v * 8, (0x08 << 16) | (HANDLERS + v));
+      memory.write32(IDT + v * 8 + 4, 0x00008e00);
+    }
+    cpu.gdtrBase = GDT;
+    cpu.gdtrLimit = 0x1f;
+    cpu.idtrBase = IDT;
+    cpu.idtrLimit = 0x7ff;
+    if (mode === 'paged32') {
+      // Identity map the first 4 MiB, but leave some data pages out (for #PF) and make one read-only.
+      memory.write32(PAGE_DIR, PAGE_TABLE | 7);
+      for (let p = 0; p < 1024; p++) {
+        let pte = (p << 12) | 7;
+        if (p === 0x2b) pte = 0; // not present
+        if (p === 0x23) pte &= ~2; // read-only
+        memory.write32(PAGE_TABLE + p * 4, pte);
+      }
+      cpu.cr3 = PAGE_DIR;
+      writeCr0(cpu, cpu.cr0 | 1 | 0x80010000);
+    } else {
+      writeCr0(cpu, cpu.cr0 | 1);
+    }
+    loadSegmentForBoot(cpu, CS, 0x08);
+    for (const s of [DS, ES, SS]) loadSegmentForBoot(cpu, s, 0x10);
+    loadSegmentForBoot(cpu, FS, 0x18);
+    loadSegmentForBoot(cpu, GS, 0x10);
+  }
+  memory.writeBytes(CODE, code);
+  const next = rng(seed ^ 0x5a5a5a5a);
+  for (let r = 0; r < 8; r++) cpu.reg32[r] = mode === 'real' ? next() & 0xffff : DATA + (next() % 0x10000);
+  for (let i = 0; i < 0x100; i++) memory.write32(DATA + i * 4, next());
+  cpu.reg32[4] = mode === 'real' ? 0xfff0 : STACK_TOP;
+  cpu.eip = mode === 'real' ? 0 : CODE;
+  cpu.setFlags(next() & 0x8d5, 0x8d5);
+  return { cpu, memory };
+}
+
+/** Everything compared between the two runs. */
+export function state(m: Machine): string {
+  const c = m.cpu;
+  const hex = (v: number) => (v >>> 0).toString(16);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 0x80000; i++) h = Math.imul(h ^ m.memory.ram[i], 0x01000193);
+  return [
+    `regs ${Array.from(c.reg32, hex).join(' ')}`,
+    `eip ${hex(c.eip)} flags ${hex(c.getFlags())}`,
+    `sregs ${Array.from(c.sreg, hex).join(' ')}`,
+    `cr2 ${hex(c.cr2)} count ${c.instructionCount} halted ${c.halted}`,
+    `ram ${hex(h)}`,
+  ].join('\n');
+}
+
+/** Runs with run(budget) (blocks) or step() (single instructions). Returns the state. */
+export function execute(m: Machine, budget: number, stepwise: boolean): string {
+  try {
+    if (stepwise) {
+      for (let i = 0; i < budget && !m.cpu.halted; i++) m.cpu.step();
+    } else {
+      // In slices, so blocks get entered in the middle and near the end of a budget.
+      let left = budget;
+      while (left > 0 && !m.cpu.halted) {
+        const n = Math.min(left, 37);
+        m.cpu.run(n);
+        left -= n;
+      }
+    }
+  } catch (e) {
+    if (e !== CPU_SHUTDOWN) throw e;
+    return `shutdown\n${state(m)}`;
+  }
+  return state(m);
+}
+
+/** Runs program `seed` with the JIT off and in `jit` mode; returns a description of the difference, or null. */
+export function compare(mode: FuzzMode, seed: number, stepwise: boolean, jit: JitMode = 'on'): string | null {
+  const code = program(seed, 40);
+  const a = execute(machine(mode, code, seed, 'off'), 400, stepwise);
+  const b = execute(machine(mode, code, seed, jit), 400, stepwise);
+  if (a === b) return null;
+  return `${mode} seed ${seed} ${stepwise ? 'step' : 'run'}: ${Buffer.from(code).toString('hex')}\n--- interpreter\n${a}\n--- jit\n${b}`;
+}
