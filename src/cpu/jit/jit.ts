@@ -202,7 +202,11 @@ export class Jit {
         if (c.serviceInterrupts()) check = true;
       }
       const entry = this.lookup(0);
-      if (entry === null || entry.length > end - c.instructionCount || entry.lastByte >>> 0 > c.segLimit[CS]) {
+      if (
+        entry === null ||
+        entry.length > end - c.instructionCount ||
+        entry.lastByte >>> 0 > c.segLimit[CS]
+      ) {
         this.stats.interpreted++;
         c.stepUnchecked();
         check = true;
@@ -286,7 +290,8 @@ export class Jit {
     try {
       factory = new Function('c', 'R', 'J', 'rt', code.source) as RegionFactory;
     } catch (e) {
-      if (e instanceof SyntaxError) throw new Error(`JIT produced invalid code: ${e.message}\n${code.source}`);
+      if (e instanceof SyntaxError)
+        throw new Error(`JIT produced invalid code: ${e.message}\n${code.source}`);
       // A content-security policy forbids compiling: the interpreter runs alone from now on.
       this.functionsWork = false;
       this.enabled = false;
@@ -304,7 +309,8 @@ export class Jit {
     const region = new Region(fn, low, c.ram.slice(low, Math.max(low, high)));
     region.epoch = this.epoch;
     for (const block of code.blocks) {
-      let e: Entry | null = block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
+      let e: Entry | null =
+        block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
       if (e.fn !== null && e !== entry) continue; // already compiled elsewhere: leave it
       e.fn = fn;
       e.region = region;
