@@ -163,18 +163,20 @@ export class DiskOverlay implements BlockDevice {
   /** Bytes held by this layer and every overlay below it (the base not included). */
   get chainStoredBytes(): number {
     let total = 0;
-    for (let layer: DiskBase | DiskOverlay = this; layer instanceof DiskOverlay; layer = layer.parentLayer) {
-      total += layer.storedBytes;
-    }
+    for (const layer of this.chain()) total += layer.storedBytes;
     return total;
   }
 
   /** Overlays in the chain, this one included. */
   get depth(): number {
-    let n = 0;
-    for (let layer: DiskBase | DiskOverlay = this; layer instanceof DiskOverlay; layer = layer.parentLayer)
-      n++;
-    return n;
+    return this.chain().length;
+  }
+
+  /** This overlay and every overlay below it, top first. */
+  chain(): DiskOverlay[] {
+    const layers: DiskOverlay[] = [this];
+    for (let p = this.parentLayer; p instanceof DiskOverlay; p = p.parentLayer) layers.push(p);
+    return layers;
   }
 
   /** True when this layer itself holds `sector`. */
@@ -222,13 +224,15 @@ export class DiskOverlay implements BlockDevice {
   private readFromOverlays(sector: number, into: Uint8Array, at: number): boolean {
     const cluster = Math.floor(sector / CLUSTER_SECTORS);
     const bit = 1 << (sector % CLUSTER_SECTORS);
-    for (let layer: DiskBase | DiskOverlay = this; layer instanceof DiskOverlay; layer = layer.parentLayer) {
+    let layer: DiskBase | DiskOverlay = this as DiskOverlay;
+    while (layer instanceof DiskOverlay) {
       const slot = layer.slots.get(cluster);
       if (slot !== undefined && (layer.masks[slot] & bit) !== 0) {
         const from = slot * CLUSTER_BYTES + (sector % CLUSTER_SECTORS) * SECTOR_SIZE;
         into.set(layer.data.subarray(from, from + SECTOR_SIZE), at);
         return true;
       }
+      layer = layer.parentLayer;
     }
     return false;
   }
@@ -346,10 +350,7 @@ export class DiskOverlay implements BlockDevice {
   /** A full clone: a new writable overlay on the base holding every sector any overlay in the chain holds. */
   flatten(): DiskOverlay {
     const clone = new DiskOverlay(this.base);
-    const chain: DiskOverlay[] = [];
-    for (let layer: DiskBase | DiskOverlay = this; layer instanceof DiskOverlay; layer = layer.parentLayer) {
-      chain.push(layer);
-    }
+    const chain = this.chain();
     // Bottom layer first, so a nearer layer's copy of a sector overwrites a farther one's.
     for (let i = chain.length - 1; i >= 0; i--) chain[i].forEachSector((s, bytes) => clone.store(s, bytes));
     return clone;
@@ -460,10 +461,7 @@ export function deserializeLayer(state: DeviceState, parent: DiskBase | DiskOver
 
 /** An overlay and every overlay below it, bottom first, with the base's id and size. */
 export function serializeOverlay(overlay: DiskOverlay): DeviceState {
-  const layers: DeviceState[] = [];
-  for (let layer: DiskBase | DiskOverlay = overlay; layer instanceof DiskOverlay; layer = layer.parent) {
-    layers.unshift(serializeLayer(layer));
-  }
+  const layers = overlay.chain().reverse().map(serializeLayer);
   const base = overlay.base;
   return {
     format: DISK_STATE_FORMAT,
