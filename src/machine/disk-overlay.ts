@@ -499,12 +499,12 @@ export function deserializeOverlay(
     throw new Error(`base image ${base.id} does not match the saved disk's base ${baseId}`);
   }
   let parent: DiskBase | DiskOverlay = base;
-  layers.forEach((layer, i) => {
-    const s = layer as DeviceState;
-    if (i < layers.length - 1 && s && typeof s === 'object' && s.frozen !== true) {
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i] as DeviceState;
+    if (i < layers.length - 1 && layer && typeof layer === 'object' && layer.frozen !== true) {
       throw new Error(`disk state layer ${i} has children but is not frozen`);
     }
-    parent = deserializeLayer(s, parent);
-  });
+    parent = deserializeLayer(layer, parent);
+  }
   return parent as DiskOverlay;
 }
