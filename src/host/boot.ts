@@ -12,19 +12,22 @@ import { createPc, type Pc } from '../machine/pc.ts';
 import { bootMultiboot } from '../machine/multiboot.ts';
 import { bootLinux } from '../machine/linux-boot.ts';
 import { installBios } from '../machine/bios/index.ts';
-import { MemoryBlockDevice } from '../devices/block-device.ts';
+import { WriteTrackingDisk, type DiskLayer } from './disk-layer.ts';
 import type { BootMedia, VmConfig } from './protocol.ts';
 import { checkMedia } from './media.ts';
 
 /** The kernel command line a Linux guest gets unless its catalog entry says otherwise. */
 export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1';
 
-/** The disks a VM keeps across resets and power cycles (they live as long as its worker). */
+/**
+ * The disks a VM keeps across resets and power cycles (they live as long as its worker). Each remembers
+ * the sectors written since its base image, so snapshots and the page's storage can keep them as a layer.
+ */
 export interface VmDisks {
-  /** [primary master, primary slave, secondary master, secondary slave]. */
-  hard: Array<MemoryBlockDevice | undefined>;
-  /** Drives A: and B:. */
-  floppies: Array<MemoryBlockDevice | undefined>;
+  /** [primary master, primary slave, secondary master, secondary slave] = drives hd0..hd3. */
+  hard: Array<WriteTrackingDisk | undefined>;
+  /** Drives A: and B: = fd0, fd1. */
+  floppies: Array<WriteTrackingDisk | undefined>;
 }
 
 export interface MachineHooks {
@@ -37,15 +40,47 @@ export function firmwareAvailable(): boolean {
   return true;
 }
 
-/** Makes the VM's disks: the boot image (copied, so the page keeps its original) and a blank disk. */
-export function createDisks(config: VmConfig): VmDisks {
+/**
+ * Makes the VM's disks: the boot image (copied, so the page keeps its original) and a blank disk, with a
+ * saved layer (a restored VM, a snapshot reverted to) written over them.
+ */
+export function createDisks(config: VmConfig, saved?: DiskLayer): VmDisks {
   const hard: VmDisks['hard'] = [];
   const floppies: VmDisks['floppies'] = [];
   const media = config.media;
-  if (media.kind === 'disk') hard.push(new MemoryBlockDevice(media.image.slice()));
-  if (media.kind === 'floppy') floppies.push(new MemoryBlockDevice(media.image.slice()));
-  if (config.diskMiB > 0) hard.push(new MemoryBlockDevice(new Uint8Array(config.diskMiB * 1024 * 1024)));
-  return { hard, floppies };
+  if (media.kind === 'disk') hard.push(new WriteTrackingDisk(media.image.slice()));
+  if (media.kind === 'floppy') floppies.push(new WriteTrackingDisk(media.image.slice()));
+  if (config.diskMiB > 0) hard.push(new WriteTrackingDisk(new Uint8Array(config.diskMiB * 1024 * 1024)));
+  const disks = { hard, floppies };
+  if (saved) {
+    for (const [drive, sectors] of saved) {
+      if (sectors.size === 0) continue;
+      const disk = driveOf(disks, drive);
+      if (!disk) throw new Error(`the saved disks name drive ${drive}, which this VM does not have`);
+      disk.apply(sectors, drive);
+    }
+  }
+  return disks;
+}
+
+/** The disk behind a drive id (hd0..hd3, fd0, fd1). */
+export function driveOf(disks: VmDisks, drive: string): WriteTrackingDisk | undefined {
+  const index = Number(drive.slice(2));
+  if (drive.startsWith('hd')) return disks.hard[index];
+  if (drive.startsWith('fd')) return disks.floppies[index];
+  return undefined;
+}
+
+/** Every sector written to the VM's disks since their base images, as a layer. */
+export function writtenLayer(disks: VmDisks): DiskLayer {
+  const layer: DiskLayer = new Map();
+  disks.hard.forEach(
+    (disk, i) => disk && disk.writtenSectors > 0 && layer.set(`hd${i}`, disk.writtenLayer()),
+  );
+  disks.floppies.forEach(
+    (disk, i) => disk && disk.writtenSectors > 0 && layer.set(`fd${i}`, disk.writtenLayer()),
+  );
+  return layer;
 }
 
 /** Checks a configuration before anything is built. Throws an Error a person can act on. */

@@ -22,7 +22,7 @@ import type { StateValue } from '../machine/snapshot-file.ts';
 /** drive id -> sector number -> the sector's 512 bytes. */
 export type DiskLayer = Map<string, Map<number, Uint8Array>>;
 
-export const DISK_LAYER_FORMAT = 'visor86-disk-layer';
+export const DISK_LAYER_FORMAT = 'visor86-sector-layer';
 export const DISK_LAYER_VERSION = 1;
 
 export function emptyLayer(): DiskLayer {

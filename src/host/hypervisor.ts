@@ -6,6 +6,11 @@
  * power cycles. A worker that throws, or stops sending its 1 Hz statistics for HEARTBEAT_TIMEOUT_MS while
  * the machine should be running, is terminated and its VM shown as crashed, with its last log lines and
  * console output kept for the crash panel. Powering a crashed VM on spawns a fresh worker.
+ *
+ * Snapshots (the tree and storage are vm-store.ts's): `captureSnapshot` asks the worker for the machine and
+ * disks as snapshot containers, `loadSnapshot` has it revert to them, `saveDisks` fetches the disks alone.
+ * Each is a request with an id that the worker answers (or refuses with an error carrying the id); a worker
+ * that dies or is let go meanwhile rejects the requests it had.
  */
 import type {
   HostToVm,
@@ -13,6 +18,7 @@ import type {
   PowerAction,
   ScreenFrame,
   ScreenRate,
+  SnapshotPowerState,
   VmConfig,
   VmState,
   VmStats,
@@ -42,6 +48,8 @@ export const HEARTBEAT_TIMEOUT_MS = 15_000;
 /** How long a worker has to confirm a power-off before it is terminated (pulling the plug). */
 export const POWER_OFF_TIMEOUT_MS = 3000;
 export const CREATE_TIMEOUT_MS = 30_000;
+/** How long a snapshot request may take (encoding a large RAM image is the slow part). */
+export const REQUEST_TIMEOUT_MS = 120_000;
 const LOG_LINES = 200;
 const CONSOLE_TAIL_CHARS = 4000;
 export const HISTORY_POINTS = 60;
@@ -121,6 +129,24 @@ interface VmInternal {
   worker: WorkerLike | null;
   lastMessage: number;
   screenRate: ScreenRate;
+  /** The disks the VM was created with or last saved (a layer container), for a worker started again. */
+  disk: Uint8Array | undefined;
+}
+
+/** The machine and disks of a VM at one moment, as the worker sent them (snapshot containers). */
+export interface CapturedState {
+  powerState: SnapshotPowerState;
+  machine: Uint8Array | null;
+  disk: Uint8Array;
+}
+
+type Answer = Extract<VmToHost, { requestId: number }>;
+
+interface PendingRequest {
+  vm: VmInternal;
+  resolve: (answer: Answer) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 export interface HypervisorOptions {
@@ -141,6 +167,8 @@ export class Hypervisor {
   private readonly powerOffTimeoutMs: number;
   private watchdog: ReturnType<typeof setInterval> | null = null;
   private nextId = 1;
+  private nextRequest = 1;
+  private readonly pending = new Map<number, PendingRequest>();
   readonly startedAt: number;
 
   constructor(
@@ -179,14 +207,29 @@ export class Hypervisor {
    * Creates a VM: spawns its worker and has it check and load the media. Resolves once the worker
    * accepted the configuration; rejects with the worker's message (and leaves nothing behind) when not.
    */
-  createVm(config: VmConfig, image: string, options: { console?: 'serial' | 'vga' } = {}): Promise<VmRecord> {
+  createVm(
+    config: VmConfig,
+    image: string,
+    options: {
+      console?: 'serial' | 'vga';
+      /** Keep this id (a VM restored from storage); otherwise a new one. */
+      id?: string;
+      /** Saved disks (a disk layer container) to start from instead of the bare images. */
+      disk?: Uint8Array;
+      /** When the VM was first created (restored VMs keep theirs). */
+      createdAt?: number;
+    } = {},
+  ): Promise<VmRecord> {
     const name = config.name.trim();
     if (!name) return Promise.reject(new Error('the VM needs a name'));
     if (this.list().some((vm) => vm.name === name)) {
       return Promise.reject(new Error(`there is already a VM named "${name}"`));
     }
-    const id = `vm${this.nextId++}`;
-    const now = this.now();
+    if (options.id !== undefined && (this.vms.has(options.id) || !/^[\w-]{1,64}$/.test(options.id))) {
+      return Promise.reject(new Error(`VM id "${options.id}" is taken or not valid`));
+    }
+    const id = options.id ?? this.freshId();
+    const now = options.createdAt ?? this.now();
     const record: VmRecord = {
       id,
       name,
@@ -205,7 +248,13 @@ export class Hypervisor {
       createdAt: now,
       stateSince: now,
     };
-    const vm: VmInternal = { record, worker: null, lastMessage: now, screenRate: 'background' };
+    const vm: VmInternal = {
+      record,
+      worker: null,
+      lastMessage: this.now(),
+      screenRate: 'background',
+      disk: options.disk,
+    };
     return new Promise<VmRecord>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => fail(new Error('the VM worker did not answer')), this.createTimeoutMs);
@@ -234,8 +283,16 @@ export class Hypervisor {
         fail(e instanceof Error ? e : new Error(String(e)));
         return;
       }
-      worker.postMessage({ type: 'create', config: record.config });
+      worker.postMessage({ type: 'create', config: record.config, disk: vm.disk });
     });
+  }
+
+  /** A VM id not in use: vm1, vm2, ... (restored VMs keep theirs, so skip those). */
+  private freshId(): string {
+    for (;;) {
+      const id = `vm${this.nextId++}`;
+      if (!this.vms.has(id)) return id;
+    }
   }
 
   /** Spawns a worker for `vm`; `intercept` sees each message first and may swallow it (creation). */
@@ -297,12 +354,121 @@ export class Hypervisor {
         this.addLog(vm, message.level, message.text);
         return;
       case 'error':
+        if (message.requestId !== undefined && this.settle(message.requestId, new Error(message.message)))
+          return;
         this.addLog(vm, 'error', message.message);
         if (record.state === 'starting' && message.command === 'power-on') {
           this.crash(vm, message.message);
         }
         return;
+      case 'snapshot-data':
+      case 'disk-data':
+      case 'done':
+        this.settle(message.requestId, message);
+        return;
     }
+  }
+
+  /** Resolves (or rejects, given an Error) a pending request; false when there is none with this id. */
+  private settle(requestId: number, answer: Answer | Error): boolean {
+    const request = this.pending.get(requestId);
+    if (!request) return false;
+    this.pending.delete(requestId);
+    clearTimeout(request.timer);
+    if (answer instanceof Error) request.reject(answer);
+    else request.resolve(answer);
+    return true;
+  }
+
+  /** Rejects every request a VM's worker had open (it died, or was let go). */
+  private failRequests(vm: VmInternal, reason: string): void {
+    for (const [id, request] of this.pending) {
+      if (request.vm === vm) this.settle(id, new Error(`${vm.record.name}: ${reason}`));
+    }
+  }
+
+  /** Sends a request to the VM's worker and waits for the answer of type `answer`. */
+  private request<T extends Answer['type']>(
+    vm: VmInternal,
+    message: Extract<HostToVm, { requestId: number }>,
+    answer: T,
+  ): Promise<Extract<Answer, { type: T }>> {
+    const worker = vm.worker;
+    if (!worker) return Promise.reject(new Error(`${vm.record.name}: the VM has no running worker`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.settle(message.requestId, new Error(`${vm.record.name}: the VM's worker did not answer`)),
+        REQUEST_TIMEOUT_MS,
+      );
+      this.pending.set(message.requestId, {
+        vm,
+        timer,
+        reject,
+        resolve: (a) => {
+          if (a.type === answer) resolve(a as Extract<Answer, { type: T }>);
+          else reject(new Error(`${vm.record.name}: unexpected answer ${a.type} to ${message.type}`));
+        },
+      });
+      worker.postMessage(message);
+    });
+  }
+
+  /**
+   * The VM's machine (unless it is off) and disks now, for a snapshot. A running guest goes on running;
+   * the state is taken between two run slices. Refused while starting and when crashed.
+   */
+  async captureSnapshot(id: string): Promise<CapturedState> {
+    const vm = this.mustGet(id);
+    const state = vm.record.state;
+    if (state === 'starting' || state === 'crashed' || !vm.worker) {
+      throw new Error(`${vm.record.name}: cannot take a snapshot of a VM that is ${state}`);
+    }
+    const answer = await this.request(
+      vm,
+      { type: 'snapshot-take', requestId: this.nextRequest++ },
+      'snapshot-data',
+    );
+    vm.disk = answer.disk.slice();
+    return { powerState: answer.powerState, machine: answer.machine, disk: answer.disk };
+  }
+
+  /**
+   * Reverts the VM to a captured state: its disks become `disk`, and with a machine state it resumes
+   * exactly there (running or paused as it was taken); without one it is off. A crashed VM gets a fresh
+   * worker first. Rejects with the worker's message (and the VM as it was) when the state does not load.
+   */
+  async loadSnapshot(id: string, captured: CapturedState): Promise<void> {
+    const vm = this.mustGet(id);
+    if (vm.record.state === 'starting') throw new Error(`${vm.record.name}: wait until it has started`);
+    if (!vm.worker) {
+      // Crashed: a fresh worker, created on the snapshot's disks; the load below makes the rest.
+      this.startWorker(vm).postMessage({ type: 'create', config: vm.record.config, disk: captured.disk });
+    }
+    await this.request(
+      vm,
+      {
+        type: 'snapshot-load',
+        requestId: this.nextRequest++,
+        machine: captured.machine,
+        disk: captured.disk,
+        powerState: captured.powerState,
+      },
+      'done',
+    );
+    vm.disk = captured.disk;
+    if (captured.powerState !== 'off') {
+      vm.record.mipsHistory = [];
+      this.post(vm, { type: 'set-view', screen: vm.screenRate });
+    }
+  }
+
+  /** The VM's disks as a layer container over its images (null when it has no worker: crashed). */
+  async saveDisks(id: string): Promise<Uint8Array | null> {
+    const vm = this.mustGet(id);
+    if (!vm.worker) return vm.disk ?? null;
+    const answer = await this.request(vm, { type: 'disk-save', requestId: this.nextRequest++ }, 'disk-data');
+    vm.disk = answer.disk.slice();
+    return answer.disk;
   }
 
   private addLog(vm: VmInternal, level: LogLevel, text: string): void {
@@ -328,6 +494,7 @@ export class Hypervisor {
   private crash(vm: VmInternal, reason: string): void {
     vm.worker?.terminate();
     vm.worker = null;
+    this.failRequests(vm, reason);
     if (vm.record.state !== 'crashed') this.addLog(vm, 'error', reason);
     vm.record.stats = { ...vm.record.stats, mips: 0, cpuPercent: 0 };
     this.setState(vm, 'crashed', reason);
@@ -369,7 +536,7 @@ export class Hypervisor {
             return true;
           }
           return false;
-        }).postMessage({ type: 'create', config: vm.record.config });
+        }).postMessage({ type: 'create', config: vm.record.config, disk: vm.disk });
       }
       vm.record.consoleTail = '';
       vm.record.usesScreen = false;
@@ -393,6 +560,7 @@ export class Hypervisor {
       if (vm.worker !== worker || !worker || !isPoweredOn(vm.record.state)) return;
       worker.terminate();
       vm.worker = null;
+      this.failRequests(vm, 'powered off by terminating its worker');
       this.addLog(vm, 'warn', 'the worker did not answer: powered off by terminating it');
       this.setState(vm, 'off', 'powered off by terminating its worker (it did not answer)');
     }, this.powerOffTimeoutMs);
@@ -417,6 +585,7 @@ export class Hypervisor {
     if (!canDelete(vm.record.state)) throw new Error(`${vm.record.name}: power it off before deleting it`);
     vm.worker?.terminate();
     vm.worker = null;
+    this.failRequests(vm, 'the VM was deleted');
     this.vms.delete(id);
     this.emit({ type: 'removed', vm: vm.record });
   }

@@ -7,8 +7,14 @@
  * nothing else crosses the boundary.
  *
  *   page -> worker   create, power-on, pause, resume, reset, power-off,
- *                    serial-input, key, ctrl-alt-del, set-view
- *   worker -> page   state, serial-output, screen, stats, log, error
+ *                    serial-input, key, ctrl-alt-del, set-view,
+ *                    snapshot-take, snapshot-load, disk-save   (answered by requestId)
+ *   worker -> page   state, serial-output, screen, stats, log, error,
+ *                    snapshot-data, disk-data, done             (answers, with the request's id)
+ *
+ * Machine states and disks cross as snapshot containers (src/machine/snapshot-file.ts: magic, version,
+ * SHA-256, gzip): `machine` holds Pc.saveState(), `disk` a disk layer (src/host/disk-layer.ts) of every
+ * sector written since the VM's base images.
  */
 
 /** A VM's power state. `starting` exists only on the page (the worker is being spawned or is loading). */
@@ -46,8 +52,12 @@ export interface VmConfig {
 /** How often the worker sends the text screen: `live` while the page shows it, `background` otherwise. */
 export type ScreenRate = 'live' | 'background';
 
+/** The VM's power state a snapshot was taken in ('running' and 'paused' ones hold the machine). */
+export type SnapshotPowerState = 'off' | 'running' | 'paused';
+
 export type HostToVm =
-  | { type: 'create'; config: VmConfig }
+  /** `disk`: a saved disk layer over the base images (a VM restored after a page reload). */
+  | { type: 'create'; config: VmConfig; disk?: Uint8Array }
   | { type: 'power-on' }
   | { type: 'pause' }
   | { type: 'resume' }
@@ -57,7 +67,23 @@ export type HostToVm =
   /** A key as a DOM KeyboardEvent.code ('KeyA', 'Enter', 'ControlLeft'). */
   | { type: 'key'; code: string; down: boolean }
   | { type: 'ctrl-alt-del' }
-  | { type: 'set-view'; screen: ScreenRate };
+  | { type: 'set-view'; screen: ScreenRate }
+  /** Capture the machine (unless off) and the disks now; answered by snapshot-data. */
+  | { type: 'snapshot-take'; requestId: number }
+  /**
+   * Revert: disks become the base images with `disk` applied; with `machine` the machine is restored and
+   * left in `powerState` (running resumes exactly where the snapshot was taken), without it the VM is off.
+   * Both are checked before anything changes. Answered by done.
+   */
+  | {
+      type: 'snapshot-load';
+      requestId: number;
+      machine: Uint8Array | null;
+      disk: Uint8Array;
+      powerState: SnapshotPowerState;
+    }
+  /** The disks as a layer over the base images (to keep them across page reloads); answered by disk-data. */
+  | { type: 'disk-save'; requestId: number };
 
 /** The VGA text screen, sent when it changed (throttled). `cells` is a copy the page owns. */
 export interface ScreenFrame {
@@ -105,7 +131,18 @@ export type VmToHost =
   | { type: 'stats'; stats: VmStats }
   | { type: 'log'; level: LogLevel; text: string }
   /** A command failed (`create` with a bad image, an action not allowed in this state) or the guest crashed. */
-  | { type: 'error'; message: string; command?: HostToVm['type'] };
+  | { type: 'error'; message: string; command?: HostToVm['type']; requestId?: number }
+  | {
+      type: 'snapshot-data';
+      requestId: number;
+      powerState: SnapshotPowerState;
+      /** Snapshot container of Pc.saveState(), null when the VM was off. */
+      machine: Uint8Array | null;
+      /** Snapshot container of the disk layer (every sector written since the base images). */
+      disk: Uint8Array;
+    }
+  | { type: 'disk-data'; requestId: number; disk: Uint8Array }
+  | { type: 'done'; requestId: number };
 
 /** The commands a user can give a VM (the toolbar's power actions). */
 export type PowerAction = 'power-on' | 'pause' | 'resume' | 'reset' | 'power-off' | 'ctrl-alt-del';

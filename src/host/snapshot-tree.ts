@@ -23,8 +23,9 @@ import {
   type DiskLayer,
 } from './disk-layer.ts';
 
-/** The VM's power state when the snapshot was taken; 'running' and 'paused' snapshots hold its memory. */
-export type SnapshotPowerState = 'off' | 'running' | 'paused';
+import type { SnapshotPowerState } from './protocol.ts';
+
+export type { SnapshotPowerState };
 
 export const SNAPSHOT_NAME_MAX = 80;
 export const SNAPSHOT_DESCRIPTION_MAX = 2000;

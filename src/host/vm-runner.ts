@@ -14,11 +14,37 @@
  * When the guest falls behind (busy, or the tab was in the background) the lag is forgiven after MAX_LAG_MS
  * instead of being made up in a burst. A guest halted with nothing to wake it (`pc.run` returns 'idle')
  * stops the loop entirely until input arrives.
+ *
+ * Snapshots: `snapshot-take` captures the machine (Pc.saveState, synchronously between two slices, so the
+ * state is consistent) and the disks' written sectors, then encodes both as snapshot containers while the
+ * guest goes on running. `snapshot-load` decodes and checks everything, builds the machine on fresh disks
+ * and loads the state into it, and only then replaces the running machine: a bad file changes nothing.
+ * Commands that need to wait for encoding or decoding are handled one at a time; those arriving meanwhile
+ * are queued in order.
  */
 import type { Pc } from '../machine/pc.ts';
-import { buildMachine, checkConfig, createDisks, resetNeedsRebuild, type VmDisks } from './boot.ts';
-import type { HostToVm, LogLevel, ScreenRate, VmConfig, VmStats, VmToHost } from './protocol.ts';
+import { decodeSnapshot, encodeSnapshot } from '../machine/snapshot-file.ts';
+import type { DeviceState } from '../devices/device.ts';
+import {
+  buildMachine,
+  checkConfig,
+  createDisks,
+  resetNeedsRebuild,
+  writtenLayer,
+  type MachineHooks,
+  type VmDisks,
+} from './boot.ts';
+import type {
+  HostToVm,
+  LogLevel,
+  ScreenRate,
+  SnapshotPowerState,
+  VmConfig,
+  VmStats,
+  VmToHost,
+} from './protocol.ts';
 import { describeMedia } from './media.ts';
+import { layerFromState, layerToState, type DiskLayer } from './disk-layer.ts';
 
 /** Wall time one slice aims for: short enough that commands feel immediate, long enough to amortise. */
 export const SLICE_TARGET_MS = 12;
@@ -47,6 +73,11 @@ type RunnerState = 'off' | 'running' | 'paused' | 'crashed';
 export class VmRunner {
   private config: VmConfig | null = null;
   private disks: VmDisks | null = null;
+  /** The disk layer the VM was created with (restored from storage), applied again after a crash. */
+  private initialDisk: DiskLayer | undefined;
+  /** An asynchronous command in progress, and the commands that arrived meanwhile. */
+  private busy = false;
+  private readonly queue: HostToVm[] = [];
   private pc: Pc | null = null;
   private state: RunnerState = 'off';
 
@@ -82,13 +113,35 @@ export class VmRunner {
 
   constructor(private readonly env: RunnerEnv) {}
 
-  /** Handles one message from the page. Never throws: failures become 'error' messages. */
+  /**
+   * Handles one message from the page. Never throws: failures become 'error' messages (with the request's
+   * id when it had one). While an asynchronous command is in progress, later ones wait their turn.
+   */
   handle(message: HostToVm): void {
-    try {
-      this.dispatch(message);
-    } catch (e) {
-      this.post({ type: 'error', message: errorText(e), command: message.type });
+    if (this.busy) {
+      this.queue.push(message);
+      return;
     }
+    let pending: Promise<void> | void;
+    try {
+      pending = this.dispatch(message);
+    } catch (e) {
+      this.fail(message, e);
+      return;
+    }
+    if (!pending) return;
+    this.busy = true;
+    pending
+      .catch((e: unknown) => this.fail(message, e))
+      .finally(() => {
+        this.busy = false;
+        while (!this.busy && this.queue.length > 0) this.handle(this.queue.shift()!);
+      });
+  }
+
+  private fail(message: HostToVm, e: unknown): void {
+    const requestId = 'requestId' in message ? message.requestId : undefined;
+    this.post({ type: 'error', message: errorText(e), command: message.type, requestId });
   }
 
   /** Stops timers (tests; a Worker just terminates). */
@@ -98,11 +151,17 @@ export class VmRunner {
     this.cancelStats = null;
   }
 
-  private dispatch(message: HostToVm): void {
+  private dispatch(message: HostToVm): Promise<void> | void {
     if (message.type !== 'create' && !this.config) throw new Error('the VM has not been created');
     switch (message.type) {
       case 'create':
-        return this.create(message.config);
+        return message.disk ? this.createWithDisk(message.config, message.disk) : this.create(message.config);
+      case 'snapshot-take':
+        return this.takeSnapshot(message.requestId);
+      case 'snapshot-load':
+        return this.loadSnapshot(message);
+      case 'disk-save':
+        return this.saveDisk(message.requestId);
       case 'power-on':
         return this.powerOn();
       case 'pause':
@@ -158,14 +217,21 @@ export class VmRunner {
     }
   }
 
-  private create(config: VmConfig): void {
+  private async createWithDisk(config: VmConfig, disk: Uint8Array): Promise<void> {
     if (this.config) throw new Error('the VM already exists');
     checkConfig(config);
-    const disks = createDisks(config);
+    this.create(config, await decodeDisk(disk));
+  }
+
+  private create(config: VmConfig, saved?: DiskLayer): void {
+    if (this.config) throw new Error('the VM already exists');
+    checkConfig(config);
+    const disks = createDisks(config, saved);
     // Build once to prove the media loads (a kernel too big for the RAM fails here, not at power-on).
     buildMachine(config, disks, { onSerialOutput: () => {} });
     this.config = config;
     this.disks = disks;
+    this.initialDisk = saved;
     this.cancelStats = this.env.schedule(this.statsTick, STATS_INTERVAL_MS);
     this.setState('off');
   }
@@ -173,7 +239,8 @@ export class VmRunner {
   private powerOn(): void {
     this.require('power on', ['off', 'crashed']);
     const config = this.config!;
-    if (this.state === 'crashed') this.disks = createDisks(config); // a crash may have left them half-written
+    // A crash may have left the disks half-written: back to what the VM was created with.
+    if (this.state === 'crashed') this.disks = createDisks(config, this.initialDisk);
     this.rebuild();
     this.poweredOnMs = this.env.now();
     this.busyMs = 0;
@@ -189,25 +256,106 @@ export class VmRunner {
     this.stopLoop();
     this.pc = null;
     this.input = [];
-    this.pc = buildMachine(this.config!, this.disks!, {
-      onSerialOutput: (com, bytes) => {
-        if (com === 0) {
-          this.output.push(bytes);
-          this.outputBytes += bytes.length;
-        }
-      },
-      onDebugOutput: (byte) => {
-        if (byte === 10) {
-          this.log('info', `debug port: ${this.debugLine}`);
-          this.debugLine = '';
-        } else if (this.debugLine.length < 200) this.debugLine += String.fromCharCode(byte);
-      },
-    });
-    this.touchedPages = new Uint8Array(this.pc.memory.ramSize / PAGE);
+    this.attach(buildMachine(this.config!, this.disks!, this.hooks));
+  }
+
+  /** Makes `pc` the VM's machine (freshly built, or with a snapshot loaded). */
+  private attach(pc: Pc): void {
+    this.pc = pc;
+    this.touchedPages = new Uint8Array(pc.memory.ramSize / PAGE);
     this.touchedCount = 0;
     this.scanPage = 0;
     this.lastScreenGeneration = -1;
     this.rebasePacing();
+  }
+
+  private readonly hooks: MachineHooks = {
+    onSerialOutput: (com, bytes) => {
+      if (com === 0) {
+        this.output.push(bytes);
+        this.outputBytes += bytes.length;
+      }
+    },
+    onDebugOutput: (byte) => {
+      if (byte === 10) {
+        this.log('info', `debug port: ${this.debugLine}`);
+        this.debugLine = '';
+      } else if (this.debugLine.length < 200) this.debugLine += String.fromCharCode(byte);
+    },
+  };
+
+  // ---- snapshots and disks ----
+
+  private async takeSnapshot(requestId: number): Promise<void> {
+    this.require('take a snapshot of', ['off', 'running', 'paused']);
+    this.flushOutput(); // the page has everything the guest wrote before this point
+    const powerState: SnapshotPowerState = this.pc ? (this.state as SnapshotPowerState) : 'off';
+    const machineState = this.pc ? this.pc.saveState() : null;
+    const layer = writtenLayer(this.disks!);
+    const machine = machineState ? await encodeSnapshot(machineState) : null;
+    const disk = await encodeSnapshot(layerToState(layer));
+    this.post({ type: 'snapshot-data', requestId, powerState, machine, disk }, [
+      disk.buffer as ArrayBuffer,
+      ...(machine ? [machine.buffer as ArrayBuffer] : []),
+    ]);
+    this.log(
+      'info',
+      `snapshot taken (${powerState === 'off' ? 'powered off, disks only' : `${powerState}, with memory`})`,
+    );
+  }
+
+  private async loadSnapshot(message: Extract<HostToVm, { type: 'snapshot-load' }>): Promise<void> {
+    if (this.state === 'crashed') throw new Error('cannot revert a crashed VM: power it on or off first');
+    const config = this.config!;
+    // Decode and check everything, and build the new machine aside; the VM changes only once all worked.
+    const layer = await decodeDisk(message.disk);
+    const disks = createDisks(config, layer);
+    let pc: Pc | null = null;
+    if (message.machine) {
+      if (message.powerState === 'off')
+        throw new Error('a powered-off snapshot has no machine state to load');
+      let state: DeviceState;
+      try {
+        state = (await decodeSnapshot(message.machine)) as DeviceState;
+      } catch (e) {
+        throw new Error(`the snapshot's machine state is unreadable: ${errorText(e)}`);
+      }
+      pc = buildMachine(config, disks, this.hooks);
+      pc.loadState(state);
+    } else if (message.powerState !== 'off') {
+      throw new Error(`a ${message.powerState} snapshot needs its machine state`);
+    }
+    this.stopLoop();
+    this.flushOutput();
+    const wasOn = this.pc !== null;
+    this.disks = disks;
+    this.input = [];
+    this.waiting = false;
+    this.pc = null;
+    if (!pc) {
+      this.postStats();
+      this.log('info', 'reverted to a powered-off snapshot');
+      this.setState('off', 'reverted to a snapshot');
+    } else {
+      this.attach(pc);
+      if (!wasOn) {
+        this.poweredOnMs = this.env.now();
+        this.lastStatsMs = this.poweredOnMs;
+        this.busyMs = 0;
+      }
+      this.lastStatsInstructions = pc.cpu.instructionCount;
+      this.log('info', `reverted to a snapshot (${message.powerState})`);
+      this.setState(message.powerState);
+      if (message.powerState === 'running') this.startLoop();
+      this.maybePostScreen(true);
+      this.postStats();
+    }
+    this.post({ type: 'done', requestId: message.requestId });
+  }
+
+  private async saveDisk(requestId: number): Promise<void> {
+    const disk = await encodeSnapshot(layerToState(writtenLayer(this.disks!)));
+    this.post({ type: 'disk-data', requestId, disk }, [disk.buffer as ArrayBuffer]);
   }
 
   private powerOff(reason: string): void {
@@ -463,6 +611,15 @@ export class VmRunner {
         touched[page] = used;
       }
     }
+  }
+}
+
+/** A disk layer from its snapshot container; throws a message that says what is wrong with it. */
+async function decodeDisk(bytes: Uint8Array): Promise<DiskLayer> {
+  try {
+    return layerFromState(await decodeSnapshot(bytes));
+  } catch (e) {
+    throw new Error(`the saved disks are unreadable: ${errorText(e)}`);
   }
 }
 

@@ -74,19 +74,19 @@ describe('disk layers', () => {
     write(a, 'fd0', 0, 1);
     expect(layersEqual(layerFromState(layerToState(a)), a)).toBe(true);
     expect(() => layerFromState({ format: 'x' })).toThrow('not a disk layer');
-    expect(() => layerFromState({ format: 'visor86-disk-layer', version: 9, drives: {} })).toThrow(
+    expect(() => layerFromState({ format: 'visor86-sector-layer', version: 9, drives: {} })).toThrow(
       'disk layer version 9 is not supported',
     );
     expect(() =>
       layerFromState({
-        format: 'visor86-disk-layer',
+        format: 'visor86-sector-layer',
         version: 1,
         drives: { hd0: { sectors: new Uint32Array([1, 2]), data: new Uint8Array(512) } },
       }),
     ).toThrow('disk layer drive hd0 has 512 bytes for 2 sectors');
     expect(() =>
       layerFromState({
-        format: 'visor86-disk-layer',
+        format: 'visor86-sector-layer',
         version: 1,
         drives: { zz9: { sectors: new Uint32Array(0), data: new Uint8Array(0) } },
       }),
