@@ -603,6 +603,10 @@ export class Pit8254 implements IoDevice, Stateful, TimedDevice {
   }
 
   saveState(): DeviceState {
+    // Bring each counter's lazy edge bookkeeping up to now first (it changes nothing the guest can see), so a
+    // restored PIT, which recomputes its deadline at load time, holds exactly the same fields.
+    const k = this.tick();
+    for (const counter of this.counters) counter.advance(k);
     return { counters: this.counters.map((c) => c.save()), irqLevel: this.irqLevel };
   }
 

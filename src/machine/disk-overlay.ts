@@ -365,6 +365,14 @@ export class DiskOverlay implements BlockDevice {
 
   /** Replaces this overlay's chain and sectors with a saved one over the same base; keeps this object. */
   loadState(state: DeviceState): void {
+    this.prepareLoad(state)();
+  }
+
+  /**
+   * Checks and decodes a saved chain (throwing, with nothing changed, when it is malformed or lies over
+   * another base); returns the function that puts it in place. Lets a machine check every disk first.
+   */
+  prepareLoad(state: DeviceState): () => void {
     const restored = deserializeOverlay(state, (id, sectors) => {
       const base = this.base;
       if (id !== base.id || sectors !== base.sectorCount) {
@@ -375,10 +383,12 @@ export class DiskOverlay implements BlockDevice {
       }
       return base;
     });
-    this.clearStorage();
-    restored.moveStorageTo(this);
-    this.parentLayer = restored.parentLayer;
-    this.id = restored.id;
+    return () => {
+      this.clearStorage();
+      restored.moveStorageTo(this);
+      this.parentLayer = restored.parentLayer;
+      this.id = restored.id;
+    };
   }
 
   /** Internal to serialization: the layer's sectors, packed. */

@@ -37,7 +37,8 @@ import type { BlockDevice } from '../devices/block-device.ts';
 import { NS_PER_INSTRUCTION, TimerScheduler, VirtualClock } from './clock.ts';
 import { installBios, type Bios, type BiosOptions } from './bios/index.ts';
 import { loadCpuState, saveCpuState } from '../cpu/state.ts';
-import type { DeviceState } from '../devices/device.ts';
+import type { DeviceState, DeviceStateValue } from '../devices/device.ts';
+import { DiskOverlay, serializeOverlay } from './disk-overlay.ts';
 
 /** The fixed date the RTC shows by default, so runs are reproducible (override with `rtcTime`). */
 export const DEFAULT_RTC_TIME = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -68,8 +69,8 @@ export interface PcConfig {
 export type StopReason = 'budget' | 'idle' | 'exit' | 'reset';
 
 export const COM_PORTS = [0x3f8, 0x2f8, 0x3e8, 0x2e8] as const;
-/** Version of the machine state layout written by Pc.saveState. */
-export const PC_STATE_VERSION = 1;
+/** Version of the machine state layout written by Pc.saveState (2: disk and floppy media added). */
+export const PC_STATE_VERSION = 2;
 const COM_IRQS = [4, 3, 4, 3] as const;
 
 export class Pc {
@@ -120,6 +121,9 @@ export class Pc {
     this.clock = new VirtualClock(this.cpu);
     this.cpu.timeNs = () => this.clock.now();
     this.timers = new TimerScheduler(this.clock);
+    this.timers.onSliceCut = () => {
+      this.cpu.stopRequested = true; // run() sees neither reset nor exit pending and starts a shorter slice
+    };
 
     // Interrupt controllers: the CPU's INTR pin.
     this.pic = new Pic8259Pair();
@@ -296,11 +300,14 @@ export class Pc {
       }
       const untilDeadline = Math.ceil((this.timers.next - now) / NS_PER_INSTRUCTION);
       const budget = Math.max(1, Math.min(remaining, untilDeadline));
+      this.timers.sliceEnd = now + budget * NS_PER_INSTRUCTION;
       try {
         remaining -= cpu.run(budget) || (cpu.halted ? 0 : 1);
       } catch (e) {
         if (e !== CPU_SHUTDOWN) throw e;
         this.requestReset(); // a triple fault resets the PC (the chipset answers the shutdown cycle)
+      } finally {
+        this.timers.sliceEnd = Infinity;
       }
       if (cpu.stopRequested) {
         cpu.stopRequested = false;
@@ -348,9 +355,76 @@ export class Pc {
     return list;
   }
 
+  /** The media in each hard disk position and floppy drive, as the snapshot's `media` field names them. */
+  private mediaSlots(): Array<[string, BlockDevice | null]> {
+    return [
+      ...this.hardDisks.map((d, i) => [`disk${i}`, d?.block ?? null] as [string, BlockDevice | null]),
+      ...this.floppy.drives.map((d, i) => [`floppy${i}`, d?.media ?? null] as [string, BlockDevice | null]),
+    ];
+  }
+
+  /**
+   * Each medium's contents: a copy-on-write overlay (DiskOverlay) is saved whole, its chain down to the id
+   * of its base image; any other BlockDevice is recorded by size only (its contents live outside).
+   */
+  private saveMedia(): DeviceState {
+    const media: DeviceState = {};
+    for (const [slot, device] of this.mediaSlots()) {
+      if (device === null) media[slot] = null;
+      else if (device instanceof DiskOverlay)
+        media[slot] = { kind: 'overlay', disk: serializeOverlay(device) };
+      else media[slot] = { kind: 'device', sectorCount: device.sectorCount, readOnly: device.readOnly };
+    }
+    return media;
+  }
+
+  /** Checks the saved media against this board's; returns what restores them. Throws naming the slot. */
+  private prepareMediaLoad(media: DeviceStateValue): () => void {
+    if (typeof media !== 'object' || media === null || Array.isArray(media) || ArrayBuffer.isView(media)) {
+      throw new Error("machine state field 'media' is malformed");
+    }
+    const saved = media as DeviceState;
+    const steps: Array<() => void> = [];
+    for (const [slot, device] of this.mediaSlots()) {
+      const s = saved[slot] as DeviceState | null | undefined;
+      const what = slot.startsWith('disk') ? `hard disk ${slot.slice(4)}` : `floppy drive ${slot.slice(6)}`;
+      if (s === undefined) throw new Error(`machine state has no '${slot}' medium`);
+      if (s === null) {
+        if (device === null) continue;
+        if (slot.startsWith('disk')) throw new Error(`the snapshot has no ${what}, this machine has one`);
+        const drive = Number(slot.slice(6));
+        steps.push(() => this.floppy.ejectMedia(drive)); // the disk was out of the drive when saved
+        continue;
+      }
+      if (typeof s !== 'object' || Array.isArray(s))
+        throw new Error(`machine state medium '${slot}' is malformed`);
+      if (device === null) throw new Error(`the snapshot has a medium in ${what}, this machine has none`);
+      if (s.kind === 'overlay') {
+        if (!(device instanceof DiskOverlay)) {
+          throw new Error(`the snapshot's ${what} is a copy-on-write overlay; this machine's is not`);
+        }
+        try {
+          steps.push(device.prepareLoad(s.disk as DeviceState));
+        } catch (e) {
+          throw new Error(`${what}: ${(e as Error).message}`);
+        }
+      } else if (s.kind === 'device') {
+        if (s.sectorCount !== device.sectorCount) {
+          throw new Error(
+            `the snapshot's ${what} has ${String(s.sectorCount)} sectors, this machine's ${device.sectorCount}`,
+          );
+        }
+      } else {
+        throw new Error(`machine state medium '${slot}' has an unknown kind '${String(s.kind)}'`);
+      }
+    }
+    return () => steps.forEach((step) => step());
+  }
+
   /**
    * The whole machine as plain named fields and typed arrays: CPU (with FPU), RAM, virtual time, every
-   * device. Disk contents are not included (they belong to the storage layer; see the snapshot issue).
+   * device, and the media: disks on copy-on-write overlays are saved whole (their base image by id);
+   * other block devices only by size.
    */
   saveState(): DeviceState {
     const devices: DeviceState = {};
@@ -364,6 +438,7 @@ export class Pc {
       cpu: saveCpuState(this.cpu),
       ram: this.memory.ram.slice(),
       devices,
+      media: this.saveMedia(),
       board: {
         exitStatus: this.exitStatus,
         resetCount: this.resetCount,
@@ -381,8 +456,12 @@ export class Pc {
   loadState(state: DeviceState): void {
     if (state.format !== 'visor86-machine') throw new Error('not a visor86 machine state');
     if (state.version !== PC_STATE_VERSION) {
+      const age =
+        typeof state.version === 'number' && state.version < PC_STATE_VERSION
+          ? 'older than this build reads'
+          : 'newer than this build reads';
       throw new Error(
-        `machine state version ${String(state.version)} is not supported (expected ${PC_STATE_VERSION})`,
+        `machine state version ${String(state.version)} is ${age} (this build reads version ${PC_STATE_VERSION})`,
       );
     }
     if (state.memoryBytes !== this.memory.ramSize) {
@@ -413,6 +492,8 @@ export class Pc {
     if (typeof cpuState !== 'object' || cpuState === null || typeof cpuState.instructionCount !== 'number') {
       throw new Error("machine state field 'cpu' is malformed");
     }
+    const restoreMedia = this.prepareMediaLoad(state.media);
+    restoreMedia();
     // Time first (the clock counts from the CPU's instruction count): timed devices derive their deadlines
     // from it, and the TSC is restored relative to it.
     this.cpu.instructionCount = cpuState.instructionCount;
