@@ -1,0 +1,832 @@
+/**
+ * The page's VM library: keeps every VM's definition, disks and snapshot tree in storage (storage.ts) so
+ * they survive reloads, carries out snapshot take / revert / delete against the hypervisor, and exports
+ * and imports VMs and snapshots as single files.
+ *
+ * Records per VM (keys in the StorageBackend):
+ *   vm/<id>/meta                 JSON: name, image, console, configuration without media, snapshot tree
+ *   vm/<id>/media                snapshot container: the boot media (kernel, initrd, disk or floppy image)
+ *   vm/<id>/disk                 snapshot container: the disks now, a layer over the media (disk-layer.ts)
+ *   vm/<id>/snap/<sid>/machine   snapshot container: Pc.saveState() (running and paused snapshots)
+ *   vm/<id>/snap/<sid>/disk      snapshot container: the sectors changed since the parent snapshot
+ *
+ * Export file: one snapshot container (magic "VISOR86S", version, SHA-256, gzip) whose state tree is
+ * { format: 'visor86-export', version, kind: 'vm' | 'snapshot', vm, media, disk, tree, snapshots }; every
+ * machine state and layer inside is itself a container with its own hash. Import checks the file's hash,
+ * version and every part before it creates anything: a corrupted, truncated or wrong-version file is
+ * refused with a message that says which, and existing VMs are not touched.
+ *
+ * Operations on one VM run one at a time (a per-VM queue); the running VM's disks are saved when it
+ * powers off, after each snapshot operation, and every few seconds while its guest writes.
+ */
+import {
+  SnapshotFormatError,
+  decodeSnapshot,
+  encodeSnapshot,
+  verifySnapshot,
+  type StateValue,
+} from '../machine/snapshot-file.ts';
+import type { Hypervisor, HypervisorEvent, VmRecord } from './hypervisor.ts';
+import type { BootMedia, VmConfig } from './protocol.ts';
+import { layerFromState, layerToState, type DiskLayer } from './disk-layer.ts';
+import {
+  SnapshotTree,
+  checkSnapshotText,
+  type SnapshotNode,
+  type SnapshotTreeJson,
+} from './snapshot-tree.ts';
+import type { StorageBackend } from './storage.ts';
+import { isPoweredOn } from './lifecycle.ts';
+
+export const EXPORT_FORMAT = 'visor86-export';
+export const EXPORT_VERSION = 1;
+export const EXPORT_EXTENSION = '.visor86';
+const META_FORMAT = 'visor86-vm';
+const META_VERSION = 1;
+/** How often the disks of a VM whose guest writes are saved. */
+export const DISK_SAVE_INTERVAL_MS = 3000;
+
+/** Progress of a long operation: `done` of `total` units (bytes or records), and what is happening. */
+export type Progress = (done: number, total: number, phase: string) => void;
+
+/** Bytes a VM takes in storage. */
+export interface VmUsage {
+  /** Definition and boot media. */
+  definition: number;
+  /** The disks now (the written sectors). */
+  disks: number;
+  /** Snapshots: machine states and their disk layers. */
+  snapshots: number;
+  total: number;
+}
+
+export type VmStoreEvent =
+  | { type: 'snapshots'; vmId: string }
+  | { type: 'usage'; vmId: string | null }
+  | { type: 'error'; vmId: string | null; message: string };
+
+interface VmMeta {
+  format: string;
+  version: number;
+  id: string;
+  name: string;
+  image: string;
+  console?: 'serial' | 'vga';
+  createdAt: number;
+  config: Omit<VmConfig, 'media' | 'name'>;
+  tree: SnapshotTreeJson;
+}
+
+const key = {
+  prefix: (vm: string) => `vm/${vm}/`,
+  meta: (vm: string) => `vm/${vm}/meta`,
+  media: (vm: string) => `vm/${vm}/media`,
+  disk: (vm: string) => `vm/${vm}/disk`,
+  machine: (vm: string, snap: string) => `vm/${vm}/snap/${snap}/machine`,
+  layer: (vm: string, snap: string) => `vm/${vm}/snap/${snap}/disk`,
+};
+
+const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+const encodeLayer = (layer: DiskLayer) => encodeSnapshot(layerToState(layer));
+
+export class VmStore {
+  private readonly trees = new Map<string, SnapshotTree>();
+  private readonly usageById = new Map<string, VmUsage>();
+  private readonly persisted = new Set<string>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly listeners = new Set<(event: VmStoreEvent) => void>();
+  private readonly lastDiskSave = new Map<string, { at: number; writes: number }>();
+  /** The name each VM has in storage (a rename is saved). */
+  private readonly savedNames = new Map<string, string>();
+  private readonly now: () => number;
+
+  constructor(
+    readonly hypervisor: Hypervisor,
+    private readonly backend: StorageBackend,
+    options: { now?: () => number } = {},
+  ) {
+    this.now = options.now ?? (() => Date.now());
+    hypervisor.subscribe((event) => this.onHypervisorEvent(event));
+  }
+
+  subscribe(listener: (event: VmStoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The VM's snapshot tree (empty for a VM without snapshots). */
+  tree(vmId: string): SnapshotTree {
+    let tree = this.trees.get(vmId);
+    if (!tree) this.trees.set(vmId, (tree = new SnapshotTree()));
+    return tree;
+  }
+
+  usage(vmId: string): VmUsage {
+    return this.usageById.get(vmId) ?? { definition: 0, disks: 0, snapshots: 0, total: 0 };
+  }
+
+  /** Bytes all VMs take in storage. */
+  totalUsage(): number {
+    let n = 0;
+    for (const usage of this.usageById.values()) n += usage.total;
+    return n;
+  }
+
+  /**
+   * Loads every stored VM into the hypervisor (powered off, on its saved disks, with its snapshot tree).
+   * A VM whose records are unreadable is left in storage and named in the returned problems.
+   */
+  async restore(): Promise<{ restored: VmRecord[]; problems: string[] }> {
+    const keys = await this.backend.list('vm/');
+    const ids = [...new Set([...keys.keys()].map((k) => k.split('/')[1]))].filter((id) =>
+      keys.has(key.meta(id)),
+    );
+    const metas: VmMeta[] = [];
+    const problems: string[] = [];
+    for (const id of ids) {
+      try {
+        metas.push(parseMeta(await this.backend.get(key.meta(id)), id));
+      } catch (e) {
+        problems.push(`stored VM ${id}: ${errorText(e)}`);
+      }
+    }
+    metas.sort((a, b) => a.createdAt - b.createdAt);
+    const restored: VmRecord[] = [];
+    for (const meta of metas) {
+      try {
+        const media = mediaFromState(await decodeSnapshot(await this.mustGet(key.media(meta.id))));
+        const layers = new Map<string, DiskLayer>();
+        for (const node of meta.tree.nodes) {
+          const bytes = await this.backend.get(key.layer(meta.id, node.id));
+          if (bytes) layers.set(node.id, layerFromState(await decodeSnapshot(bytes)));
+        }
+        const tree = SnapshotTree.fromJSON(meta.tree, layers);
+        const disk = await this.backend.get(key.disk(meta.id));
+        this.persisted.add(meta.id);
+        this.trees.set(meta.id, tree);
+        const record = await this.hypervisor.createVm(
+          { ...meta.config, name: meta.name, media },
+          meta.image,
+          {
+            id: meta.id,
+            console: meta.console,
+            disk,
+            createdAt: meta.createdAt,
+          },
+        );
+        restored.push(record);
+        await this.refreshUsage(meta.id);
+      } catch (e) {
+        this.persisted.delete(meta.id);
+        this.trees.delete(meta.id);
+        problems.push(`stored VM "${meta.name}" could not be loaded: ${errorText(e)}`);
+      }
+    }
+    return { restored, problems };
+  }
+
+  // ---- keeping VMs in storage ----
+
+  private onHypervisorEvent(event: HypervisorEvent): void {
+    const vm = event.vm;
+    switch (event.type) {
+      case 'added':
+        if (!this.persisted.has(vm.id)) {
+          this.persisted.add(vm.id);
+          void this.queue(vm.id, () => this.saveNewVm(vm)).catch((e) => this.report(vm.id, e));
+        }
+        return;
+      case 'removed':
+        this.persisted.delete(vm.id);
+        this.trees.delete(vm.id);
+        void this.queue(vm.id, async () => {
+          const keys = await this.backend.list(key.prefix(vm.id));
+          await this.backend.commit(new Map(), [...keys.keys()]);
+          this.usageById.delete(vm.id);
+          this.emit({ type: 'usage', vmId: vm.id });
+        }).catch((e) => this.report(vm.id, e));
+        return;
+      case 'changed': {
+        // Powered off: keep its disks. Renamed: keep the name.
+        if (!this.persisted.has(vm.id)) return;
+        if (vm.state === 'off') this.saveDisksSoon(vm, true);
+        if (this.savedNames.has(vm.id) && this.savedNames.get(vm.id) !== vm.name) {
+          this.savedNames.set(vm.id, vm.name);
+          this.saveMeta(vm.id).catch((e) => this.report(vm.id, e));
+        }
+        return;
+      }
+      case 'stats':
+        if (isPoweredOn(vm.state)) this.saveDisksSoon(vm, false);
+        return;
+    }
+  }
+
+  /** Saves the VM's disks when its guest wrote since the last save (at most every DISK_SAVE_INTERVAL_MS). */
+  private saveDisksSoon(vm: VmRecord, force: boolean): void {
+    const last = this.lastDiskSave.get(vm.id) ?? { at: 0, writes: 0 };
+    const writes = vm.stats.diskWrites;
+    if (writes === last.writes && !force) return;
+    if (!force && this.now() - last.at < DISK_SAVE_INTERVAL_MS) return;
+    if (force && writes === last.writes && last.at > 0) return;
+    this.lastDiskSave.set(vm.id, { at: this.now(), writes });
+    void this.queue(vm.id, () => this.saveDisks(vm.id)).catch((e) => this.report(vm.id, e));
+  }
+
+  private async saveDisks(vmId: string): Promise<void> {
+    if (!this.persisted.has(vmId) || !this.hypervisor.get(vmId)) return;
+    const disk = await this.hypervisor.saveDisks(vmId);
+    if (!disk || !this.persisted.has(vmId)) return;
+    await this.backend.commit(new Map([[key.disk(vmId), disk]]));
+    await this.refreshUsage(vmId);
+  }
+
+  private async saveNewVm(vm: VmRecord): Promise<void> {
+    if (!this.hypervisor.get(vm.id)) return;
+    const put = new Map<string, Uint8Array>([
+      [key.meta(vm.id), json(this.meta(vm))],
+      [key.media(vm.id), await encodeSnapshot(mediaToState(vm.config.media))],
+    ]);
+    await this.backend.commit(put);
+    await this.refreshUsage(vm.id);
+  }
+
+  /** Saves the VM's name (after a rename). */
+  async saveMeta(vmId: string): Promise<void> {
+    await this.queue(vmId, async () => {
+      const vm = this.hypervisor.get(vmId);
+      if (vm && this.persisted.has(vmId))
+        await this.backend.commit(new Map([[key.meta(vmId), json(this.meta(vm))]]));
+    });
+  }
+
+  private meta(vm: VmRecord): VmMeta {
+    this.savedNames.set(vm.id, vm.name);
+    const { media: _media, name: _name, ...config } = vm.config;
+    void _media;
+    void _name;
+    return {
+      format: META_FORMAT,
+      version: META_VERSION,
+      id: vm.id,
+      name: vm.name,
+      image: vm.image,
+      console: vm.console,
+      createdAt: vm.createdAt,
+      config,
+      tree: this.tree(vm.id).toJSON(),
+    };
+  }
+
+  // ---- snapshots ----
+
+  /** Takes a snapshot of the VM as it is now (running, paused or off) under "you are here". */
+  takeSnapshot(vmId: string, name: string, description = ''): Promise<SnapshotNode> {
+    let text: { name: string; description: string };
+    try {
+      text = checkSnapshotText(name, description); // refuse a bad name before anything happens
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return this.queue(vmId, async () => {
+      const vm = this.mustVm(vmId);
+      const captured = await this.hypervisor.captureSnapshot(vmId);
+      const live = layerFromState(await decodeSnapshot(captured.disk));
+      const tree = this.tree(vmId);
+      const node = tree.take({
+        ...text,
+        powerState: captured.powerState,
+        machineBytes: captured.machine?.length ?? 0,
+        liveDisk: live,
+        now: this.now(),
+      });
+      try {
+        const put = new Map<string, Uint8Array>([
+          [key.layer(vmId, node.id), await encodeLayer(node.layer)],
+          [key.disk(vmId), captured.disk],
+          [key.meta(vmId), json(this.meta(vm))],
+        ]);
+        if (captured.machine) put.set(key.machine(vmId, node.id), captured.machine);
+        await this.backend.commit(put);
+      } catch (e) {
+        tree.delete(node.id); // no children yet: this only undoes the take
+        throw e;
+      }
+      this.emit({ type: 'snapshots', vmId });
+      await this.refreshUsage(vmId);
+      return node;
+    });
+  }
+
+  /** Reverts the VM to a snapshot: disks and (for a running or paused one) the machine, resuming there. */
+  revert(vmId: string, snapshotId: string): Promise<void> {
+    return this.queue(vmId, async () => {
+      const vm = this.mustVm(vmId);
+      const tree = this.tree(vmId);
+      const node = tree.get(snapshotId);
+      if (!node) throw new Error(`${vm.name} has no snapshot ${snapshotId}`);
+      let machine: Uint8Array | null = null;
+      if (node.powerState !== 'off') {
+        machine = (await this.backend.get(key.machine(vmId, snapshotId))) ?? null;
+        if (!machine) throw new Error(`the machine state of snapshot "${node.name}" is missing from storage`);
+      }
+      const disk = await encodeLayer(tree.diskAt(snapshotId));
+      await this.hypervisor.loadSnapshot(vmId, { powerState: node.powerState, machine, disk });
+      tree.revert(snapshotId);
+      await this.backend.commit(
+        new Map([
+          [key.disk(vmId), disk],
+          [key.meta(vmId), json(this.meta(vm))],
+        ]),
+      );
+      this.lastDiskSave.set(vmId, { at: this.now(), writes: vm.stats.diskWrites });
+      this.emit({ type: 'snapshots', vmId });
+      await this.refreshUsage(vmId);
+    });
+  }
+
+  /** Deletes one snapshot; its children keep the disk they had (its sectors are merged into theirs). */
+  deleteSnapshot(vmId: string, snapshotId: string): Promise<void> {
+    return this.queue(vmId, async () => {
+      const vm = this.mustVm(vmId);
+      const tree = this.tree(vmId);
+      if (!tree.get(snapshotId)) throw new Error(`${vm.name} has no snapshot ${snapshotId}`);
+      const { changed } = tree.delete(snapshotId);
+      const put = new Map<string, Uint8Array>([[key.meta(vmId), json(this.meta(vm))]]);
+      for (const child of changed) put.set(key.layer(vmId, child.id), await encodeLayer(child.layer));
+      try {
+        await this.backend.commit(put, [key.machine(vmId, snapshotId), key.layer(vmId, snapshotId)]);
+      } catch (e) {
+        this.trees.set(vmId, await this.loadTree(vmId)); // storage is unchanged: so is the tree
+        throw e;
+      }
+      this.emit({ type: 'snapshots', vmId });
+      await this.refreshUsage(vmId);
+    });
+  }
+
+  /** Renames a snapshot or changes its description. */
+  editSnapshot(vmId: string, snapshotId: string, name: string, description: string): Promise<void> {
+    return this.queue(vmId, async () => {
+      const vm = this.mustVm(vmId);
+      const node = this.tree(vmId).get(snapshotId);
+      if (!node) throw new Error(`${vm.name} has no snapshot ${snapshotId}`);
+      const before = { name: node.name, description: node.description };
+      this.tree(vmId).edit(snapshotId, name, description);
+      try {
+        await this.backend.commit(new Map([[key.meta(vmId), json(this.meta(vm))]]));
+      } catch (e) {
+        this.tree(vmId).edit(snapshotId, before.name, before.description);
+        throw e;
+      }
+      this.emit({ type: 'snapshots', vmId });
+    });
+  }
+
+  private async loadTree(vmId: string): Promise<SnapshotTree> {
+    const meta = parseMeta(await this.backend.get(key.meta(vmId)), vmId);
+    const layers = new Map<string, DiskLayer>();
+    for (const node of meta.tree.nodes) {
+      const bytes = await this.backend.get(key.layer(vmId, node.id));
+      if (bytes) layers.set(node.id, layerFromState(await decodeSnapshot(bytes)));
+    }
+    return SnapshotTree.fromJSON(meta.tree, layers);
+  }
+
+  // ---- export and import ----
+
+  /** The whole VM (definition, media, disks, every snapshot) as one file. */
+  exportVm(vmId: string, progress: Progress = () => {}): Promise<Uint8Array> {
+    return this.queue(vmId, async () => {
+      const vm = this.mustVm(vmId);
+      progress(0, 1, 'saving the disks');
+      await this.saveDisksNow(vmId);
+      const tree = this.tree(vmId);
+      const nodes = tree.list();
+      const keys = await this.backend.list(key.prefix(vmId));
+      const total = [...keys.values()].reduce((a, b) => a + b, 0);
+      let done = 0;
+      const read = async (k: string) => {
+        const bytes = await this.backend.get(k);
+        done += bytes?.length ?? 0;
+        progress(done, total, 'reading from storage');
+        return bytes;
+      };
+      const snapshots: { [id: string]: StateValue } = {};
+      for (const node of nodes) {
+        const machine = node.powerState === 'off' ? null : ((await read(key.machine(vmId, node.id))) ?? null);
+        if (node.powerState !== 'off' && !machine) {
+          throw new Error(`the machine state of snapshot "${node.name}" is missing from storage`);
+        }
+        snapshots[node.id] = { machine, disk: await encodeLayer(node.layer) };
+      }
+      const state: StateValue = {
+        format: EXPORT_FORMAT,
+        version: EXPORT_VERSION,
+        kind: 'vm',
+        exportedAt: this.now(),
+        vm: vmState(vm),
+        media: mediaToState(vm.config.media),
+        disk: (await read(key.disk(vmId))) ?? (await encodeLayer(new Map())),
+        tree: tree.toJSON() as unknown as StateValue,
+        snapshots,
+      };
+      progress(total, total, 'compressing');
+      return encodeSnapshot(state);
+    });
+  }
+
+  /** One snapshot as a file: the VM's definition and media, and the snapshot with its whole disk. */
+  exportSnapshot(vmId: string, snapshotId: string, progress: Progress = () => {}): Promise<Uint8Array> {
+    return this.queue(vmId, async () => {
+      const vm = this.mustVm(vmId);
+      const tree = this.tree(vmId);
+      const node = tree.get(snapshotId);
+      if (!node) throw new Error(`${vm.name} has no snapshot ${snapshotId}`);
+      progress(0, 2, 'reading from storage');
+      const machine =
+        node.powerState === 'off' ? null : ((await this.backend.get(key.machine(vmId, node.id))) ?? null);
+      if (node.powerState !== 'off' && !machine) {
+        throw new Error(`the machine state of snapshot "${node.name}" is missing from storage`);
+      }
+      const disk = await encodeLayer(tree.diskAt(snapshotId));
+      const single: SnapshotTreeJson = {
+        version: tree.toJSON().version,
+        current: node.id,
+        nextId: Number(node.id.slice(1)) + 1 || 2,
+        nodes: [{ ...nodeJson(node), parent: null }],
+      };
+      progress(1, 2, 'compressing');
+      const file = await encodeSnapshot({
+        format: EXPORT_FORMAT,
+        version: EXPORT_VERSION,
+        kind: 'snapshot',
+        exportedAt: this.now(),
+        vm: vmState(vm),
+        media: mediaToState(vm.config.media),
+        disk,
+        tree: single as unknown as StateValue,
+        snapshots: { [node.id]: { machine, disk } },
+      });
+      progress(2, 2, 'done');
+      return file;
+    });
+  }
+
+  /**
+   * Creates a VM from an exported file (a VM, or a snapshot: then "you are here" is that snapshot, and
+   * reverting to it resumes the machine). Everything is checked before anything is created; the VM gets
+   * the exported name, or a free variant of it.
+   */
+  async importFile(bytes: Uint8Array, fileName: string, progress: Progress = () => {}): Promise<VmRecord> {
+    progress(0, 4, 'checking the hash');
+    const state = await readExportFile(bytes, fileName);
+    progress(1, 4, 'checking the contents');
+    const parts = await checkExport(state, fileName);
+    const name = this.freeName(parts.name);
+    progress(2, 4, 'creating the VM');
+    const record = await this.hypervisor.createVm(
+      { ...parts.config, name, media: parts.media },
+      parts.image,
+      {
+        console: parts.console,
+        disk: parts.disk,
+      },
+    );
+    // The 'added' event queued saving the definition; the snapshots go with it, in one transaction.
+    const vmId = record.id;
+    try {
+      await this.queue(vmId, async () => {
+        this.trees.set(vmId, parts.tree);
+        const put = new Map<string, Uint8Array>([
+          [key.meta(vmId), json(this.meta(record))],
+          [key.media(vmId), await encodeSnapshot(mediaToState(parts.media))],
+          [key.disk(vmId), parts.disk],
+        ]);
+        for (const [id, snap] of parts.snapshots) {
+          put.set(key.layer(vmId, id), snap.disk);
+          if (snap.machine) put.set(key.machine(vmId, id), snap.machine);
+        }
+        progress(3, 4, 'storing');
+        await this.backend.commit(put);
+        this.emit({ type: 'snapshots', vmId });
+        await this.refreshUsage(vmId);
+      });
+    } catch (e) {
+      this.hypervisor.deleteVm(vmId);
+      throw e;
+    }
+    progress(4, 4, 'done');
+    return record;
+  }
+
+  private freeName(base: string): string {
+    const names = new Set(this.hypervisor.list().map((vm) => vm.name));
+    if (!names.has(base)) return base;
+    for (let i = 2; ; i++) if (!names.has(`${base}-${i}`)) return `${base}-${i}`;
+  }
+
+  private async saveDisksNow(vmId: string): Promise<void> {
+    const disk = await this.hypervisor.saveDisks(vmId);
+    if (disk && this.persisted.has(vmId)) await this.backend.commit(new Map([[key.disk(vmId), disk]]));
+  }
+
+  // ---- plumbing ----
+
+  private async refreshUsage(vmId: string): Promise<void> {
+    const keys = await this.backend.list(key.prefix(vmId));
+    const usage: VmUsage = { definition: 0, disks: 0, snapshots: 0, total: 0 };
+    for (const [k, size] of keys) {
+      if (k.includes('/snap/')) usage.snapshots += size;
+      else if (k === key.disk(vmId)) usage.disks += size;
+      else usage.definition += size;
+      usage.total += size;
+    }
+    if (this.hypervisor.get(vmId)) this.usageById.set(vmId, usage);
+    this.emit({ type: 'usage', vmId });
+  }
+
+  /** Runs `task` after every earlier operation on the same VM finished (whatever their outcome). */
+  private queue<T>(vmId: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(vmId) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const settled = next.catch(() => {});
+    this.queues.set(vmId, settled);
+    void settled.then(() => {
+      if (this.queues.get(vmId) === settled) this.queues.delete(vmId);
+    });
+    return next;
+  }
+
+  /** Resolves once every queued operation has finished (tests, and before the page reloads). */
+  async idle(): Promise<void> {
+    while (this.queues.size > 0) await Promise.all([...this.queues.values()]);
+  }
+
+  private mustVm(vmId: string): VmRecord {
+    const vm = this.hypervisor.get(vmId);
+    if (!vm) throw new Error(`no VM with id ${vmId}`);
+    return vm;
+  }
+
+  private async mustGet(k: string): Promise<Uint8Array> {
+    const bytes = await this.backend.get(k);
+    if (!bytes) throw new Error(`its record ${k} is missing`);
+    return bytes;
+  }
+
+  private report(vmId: string | null, e: unknown): void {
+    this.emit({ type: 'error', vmId, message: `storage: ${errorText(e)}` });
+  }
+
+  private emit(event: VmStoreEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+// ---- encoding ----
+
+function nodeJson(node: SnapshotNode): SnapshotTreeJson['nodes'][number] {
+  const { layer: _layer, ...rest } = node;
+  void _layer;
+  return rest;
+}
+
+function vmState(vm: VmRecord): StateValue {
+  const { media: _media, name: _name, ...config } = vm.config;
+  void _media;
+  void _name;
+  const out: { [field: string]: StateValue } = {
+    name: vm.name,
+    image: vm.image,
+    createdAt: vm.createdAt,
+    config: JSON.parse(JSON.stringify(config)) as StateValue,
+  };
+  if (vm.console) out.console = vm.console;
+  return out;
+}
+
+/** Boot media as a state tree (typed arrays for the images). */
+export function mediaToState(media: BootMedia): StateValue {
+  return stripUndefined(media as unknown as StateValue);
+}
+
+function stripUndefined(value: StateValue): StateValue {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) {
+    return value;
+  }
+  if (Array.isArray(value)) return value.map(stripUndefined);
+  const out: { [field: string]: StateValue } = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = stripUndefined(v);
+  return out;
+}
+
+/** Boot media back from its state tree; throws naming what is malformed. */
+export function mediaFromState(state: StateValue): BootMedia {
+  const s = state as Record<string, StateValue>;
+  const bytes = (field: string): Uint8Array => {
+    const v = s[field];
+    if (!(v instanceof Uint8Array)) throw new Error(`the boot media has no ${field}`);
+    return v;
+  };
+  const text = (field: string): string | undefined => {
+    const v = s[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw new Error(`the boot media's ${field} is not text`);
+    return v;
+  };
+  if (!s || typeof s !== 'object') throw new Error('the boot media are missing');
+  switch (s.kind) {
+    case 'multiboot': {
+      const modules = s.modules;
+      if (modules !== undefined && !Array.isArray(modules))
+        throw new Error('the boot media modules are malformed');
+      return {
+        kind: 'multiboot',
+        kernel: bytes('kernel'),
+        cmdline: text('cmdline'),
+        modules: modules?.map((m, i) => {
+          const mod = m as Record<string, StateValue>;
+          if (!(mod?.data instanceof Uint8Array)) throw new Error(`boot module ${i + 1} has no data`);
+          return { data: mod.data, string: typeof mod.string === 'string' ? mod.string : undefined };
+        }),
+      };
+    }
+    case 'linux':
+      return {
+        kind: 'linux',
+        kernel: bytes('kernel'),
+        initrd: s.initrd instanceof Uint8Array ? s.initrd : undefined,
+        cmdline: text('cmdline'),
+      };
+    case 'disk':
+      return { kind: 'disk', image: bytes('image') };
+    case 'floppy':
+      return { kind: 'floppy', image: bytes('image') };
+    default:
+      throw new Error(`the boot media are of an unknown kind "${String(s.kind)}"`);
+  }
+}
+
+function parseMeta(bytes: Uint8Array | undefined, id: string): VmMeta {
+  if (!bytes) throw new Error('its definition is missing');
+  let meta: VmMeta;
+  try {
+    meta = JSON.parse(new TextDecoder().decode(bytes)) as VmMeta;
+  } catch {
+    throw new Error('its definition is not valid JSON');
+  }
+  if (meta?.format !== META_FORMAT) throw new Error('its definition is not a visor86 VM');
+  if (meta.version !== META_VERSION)
+    throw new Error(`its definition has unsupported version ${meta.version}`);
+  if (meta.id !== id) throw new Error(`its definition names another id (${meta.id})`);
+  if (typeof meta.name !== 'string' || !meta.config || !meta.tree)
+    throw new Error('its definition is incomplete');
+  return meta;
+}
+
+/** Reads an export file's container, with messages that name the file and what is wrong with it. */
+async function readExportFile(bytes: Uint8Array, fileName: string): Promise<StateValue> {
+  try {
+    await verifySnapshot(bytes);
+    return await decodeSnapshot(bytes);
+  } catch (e) {
+    throw new Error(fileProblem(fileName, e));
+  }
+}
+
+/** A snapshot-file error rephrased for an export file the user picked. */
+export function fileProblem(fileName: string, e: unknown): string {
+  const message = errorText(e);
+  if (!(e instanceof SnapshotFormatError)) return `${fileName}: ${message}`;
+  let m: RegExpMatchArray | null;
+  if ((m = message.match(/^not a visor86 snapshot: only (\d+) bytes/))) {
+    return `${fileName} is not a visor86 file: it has only ${m[1]} bytes`;
+  }
+  if (message.includes('bad magic number')) {
+    return `${fileName} is not a visor86 file (it does not start with the VISOR86S magic number)`;
+  }
+  if (
+    (m = message.match(/^snapshot format version (\d+) is not supported \(this build reads version (\d+)\)/))
+  ) {
+    return `${fileName} has file format version ${m[1]}, which this build cannot read (it reads version ${m[2]})`;
+  }
+  if ((m = message.match(/^snapshot is truncated: (.*)$/))) return `${fileName} is truncated: ${m[1]}`;
+  if (message.includes('SHA-256'))
+    return `${fileName} is corrupted: its SHA-256 hash does not match its contents`;
+  return `${fileName} is damaged: ${message.replace(/^snapshot /, '')}`;
+}
+
+interface ExportParts {
+  name: string;
+  image: string;
+  console: 'serial' | 'vga' | undefined;
+  config: Omit<VmConfig, 'media' | 'name'>;
+  media: BootMedia;
+  disk: Uint8Array;
+  tree: SnapshotTree;
+  snapshots: Map<string, { machine: Uint8Array | null; disk: Uint8Array }>;
+}
+
+/** Checks an export's state tree and every part inside it; throws naming the file and the problem. */
+async function checkExport(state: StateValue, fileName: string): Promise<ExportParts> {
+  const s = state as Record<string, StateValue>;
+  const fail = (what: string): never => {
+    throw new Error(`${fileName}: ${what}`);
+  };
+  if (!s || typeof s !== 'object') fail('the file holds no VM');
+  if (s.format === 'visor86-machine') {
+    fail(
+      'this file holds only a machine state (visor86 run --save); import a VM or snapshot exported from this page',
+    );
+  }
+  if (s.format !== EXPORT_FORMAT) fail(`this is not a VM export (format "${String(s.format)}")`);
+  if (s.version !== EXPORT_VERSION) {
+    fail(`export version ${String(s.version)} is not supported (this build reads version ${EXPORT_VERSION})`);
+  }
+  if (s.kind !== 'vm' && s.kind !== 'snapshot') fail(`unknown export kind "${String(s.kind)}"`);
+  const vm = s.vm as Record<string, StateValue>;
+  if (!vm || typeof vm.name !== 'string' || typeof vm.config !== 'object' || vm.config === null) {
+    fail('the VM definition is missing or incomplete');
+  }
+  const config = vm.config as unknown as Omit<VmConfig, 'media' | 'name'>;
+  if (typeof config.memoryMiB !== 'number' || typeof config.diskMiB !== 'number') {
+    fail('the VM definition has no memory or disk size');
+  }
+  let media: BootMedia;
+  try {
+    media = mediaFromState(s.media);
+  } catch (e) {
+    return fail(errorText(e));
+  }
+  if (!(s.disk instanceof Uint8Array)) fail('the disks are missing');
+  const disk = s.disk as Uint8Array;
+  const inner = async (bytes: Uint8Array, what: string) => {
+    try {
+      return await decodeSnapshot(bytes);
+    } catch (e) {
+      return fail(`${what} is damaged: ${errorText(e)}`);
+    }
+  };
+  try {
+    layerFromState(await inner(disk, 'the disk layer'));
+  } catch (e) {
+    fail(errorText(e));
+  }
+  const snapshots = new Map<string, { machine: Uint8Array | null; disk: Uint8Array }>();
+  const layers = new Map<string, DiskLayer>();
+  const list = (s.snapshots ?? {}) as Record<string, StateValue>;
+  if (typeof list !== 'object' || Array.isArray(list)) fail('the snapshot list is malformed');
+  for (const [id, value] of Object.entries(list)) {
+    const snap = value as Record<string, StateValue>;
+    if (!(snap?.disk instanceof Uint8Array)) fail(`snapshot ${id} has no disk layer`);
+    try {
+      layers.set(
+        id,
+        layerFromState(await inner(snap.disk as Uint8Array, `the disk layer of snapshot ${id}`)),
+      );
+    } catch (e) {
+      fail(errorText(e));
+    }
+    const machine = snap.machine instanceof Uint8Array ? snap.machine : null;
+    if (machine) {
+      try {
+        await verifySnapshot(machine);
+      } catch (e) {
+        fail(`the machine state of snapshot ${id} is damaged: ${errorText(e)}`);
+      }
+    }
+    snapshots.set(id, { machine, disk: snap.disk as Uint8Array });
+  }
+  let tree: SnapshotTree;
+  try {
+    tree = SnapshotTree.fromJSON(s.tree, layers);
+  } catch (e) {
+    return fail(errorText(e));
+  }
+  for (const node of tree.list()) {
+    const snap = snapshots.get(node.id);
+    if (!snap) fail(`snapshot "${node.name}" has no data in the file`);
+    if (node.powerState !== 'off' && !snap!.machine) fail(`snapshot "${node.name}" has no machine state`);
+  }
+  return {
+    name: vm.name as string,
+    image: typeof vm.image === 'string' ? vm.image : 'imported',
+    console: vm.console === 'serial' || vm.console === 'vga' ? vm.console : undefined,
+    config,
+    media: media!,
+    disk,
+    tree: tree!,
+    snapshots,
+  };
+}
+
+/** A file name for an export: the VM's (and snapshot's) name, made safe, with the .visor86 extension. */
+export function exportFileName(vmName: string, snapshotName?: string): string {
+  const clean = (s: string) => s.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'vm';
+  return `${clean(vmName)}${snapshotName ? `-${clean(snapshotName)}` : ''}${EXPORT_EXTENSION}`;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
