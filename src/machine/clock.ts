@@ -45,6 +45,13 @@ export class TimerScheduler implements TimerHost {
   private deadlines = new Float64Array(8);
   /** The earliest deadline of all devices (Infinity when none). */
   next = Infinity;
+  /**
+   * The virtual time at which the CPU's current run slice ends (Infinity between slices). A device that
+   * moves its deadline before it (a PIT count written mid-slice) cuts the slice short through `onSliceCut`,
+   * so the timer fires on time instead of at the end of the slice.
+   */
+  sliceEnd = Infinity;
+  onSliceCut: (() => void) | null = null;
 
   constructor(private readonly clock: Clock) {}
 
@@ -64,6 +71,10 @@ export class TimerScheduler implements TimerHost {
     if (i < 0) return;
     this.deadlines[i] = deadline;
     this.recomputeNext();
+    if (deadline < this.sliceEnd) {
+      this.sliceEnd = deadline;
+      if (this.onSliceCut !== null) this.onSliceCut();
+    }
   }
 
   private recomputeNext(): void {
