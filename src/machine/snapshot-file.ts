@@ -12,6 +12,9 @@
  * blobs table in the index gives each blob's offset and length. Reading checks the magic, the version, the
  * length and the hash before anything is decoded, so a wrong, truncated or corrupted file is refused with a
  * message that says which. Runs in browsers (workers) and Node alike: CompressionStream and crypto.subtle.
+ *
+ * The version is the container's (this header, the gzip payload, the index and blob layout). What the tree
+ * holds is versioned by its producers: Pc.saveState's `version` (PC_STATE_VERSION), disk overlays' own.
  */
 
 export const SNAPSHOT_MAGIC = 'VISOR86S';
@@ -34,9 +37,17 @@ export type StateValue =
 const TYPED_ARRAYS = { Uint8Array, Uint16Array, Uint32Array, Int32Array, Float64Array } as const;
 type TypedArrayName = keyof typeof TYPED_ARRAYS;
 
+/** What is wrong with a refused snapshot file, for callers that react to the kind rather than the text. */
+export type SnapshotProblem = 'not-a-snapshot' | 'version' | 'truncated' | 'corrupted' | 'malformed';
+
 /** Why a snapshot file was refused. */
 export class SnapshotFormatError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly problem: SnapshotProblem = 'malformed',
+    /** The file's format version, for problem 'version'. */
+    readonly version?: number,
+  ) {
     super(message);
     this.name = 'SnapshotFormatError';
   }
@@ -106,33 +117,49 @@ export async function encodeSnapshot(state: StateValue): Promise<Uint8Array> {
 
 /** Checks a snapshot file's header and hash; returns its version and payload size. Throws SnapshotFormatError. */
 export async function verifySnapshot(file: Uint8Array): Promise<{ version: number; payloadBytes: number }> {
-  if (file.length < HEADER_SIZE)
-    throw new SnapshotFormatError(`not a visor86 snapshot: only ${file.length} bytes`);
-  const magic = new TextDecoder().decode(file.subarray(0, 8));
-  if (magic !== SNAPSHOT_MAGIC) throw new SnapshotFormatError('not a visor86 snapshot: bad magic number');
+  if (file.length < 8 || new TextDecoder().decode(file.subarray(0, 8)) !== SNAPSHOT_MAGIC) {
+    throw new SnapshotFormatError(
+      file.length < 8
+        ? `not a visor86 snapshot: only ${file.length} bytes`
+        : 'not a visor86 snapshot: bad magic number',
+      'not-a-snapshot',
+    );
+  }
+  if (file.length < HEADER_SIZE) {
+    throw new SnapshotFormatError(
+      `snapshot is truncated: only ${file.length} bytes of its ${HEADER_SIZE}-byte header are present`,
+      'truncated',
+    );
+  }
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const version = view.getUint32(8, true);
   if (version !== SNAPSHOT_FORMAT_VERSION) {
+    const which =
+      version > SNAPSHOT_FORMAT_VERSION ? 'it was written by a newer visor86' : 'it is an older format';
     throw new SnapshotFormatError(
-      `snapshot format version ${version} is not supported (this build reads version ${SNAPSHOT_FORMAT_VERSION})`,
+      `snapshot format version ${version} is not supported (this build reads version ${SNAPSHOT_FORMAT_VERSION}): ${which}`,
+      'version',
+      version,
     );
   }
   const payloadBytes = view.getUint32(12, true);
   if (file.length - HEADER_SIZE < payloadBytes) {
     throw new SnapshotFormatError(
       `snapshot is truncated: ${file.length - HEADER_SIZE} of ${payloadBytes} payload bytes are present`,
+      'truncated',
     );
   }
   if (file.length - HEADER_SIZE > payloadBytes) {
     throw new SnapshotFormatError(
       `snapshot has ${file.length - HEADER_SIZE - payloadBytes} unexpected trailing bytes`,
+      'corrupted',
     );
   }
   const hash = await sha256(file.subarray(HEADER_SIZE));
   const stored = file.subarray(16, 48);
   for (let i = 0; i < 32; i++) {
     if (hash[i] !== stored[i])
-      throw new SnapshotFormatError('snapshot is corrupted: its SHA-256 hash does not match');
+      throw new SnapshotFormatError('snapshot is corrupted: its SHA-256 hash does not match', 'corrupted');
   }
   return { version, payloadBytes };
 }

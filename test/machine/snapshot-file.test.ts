@@ -51,6 +51,42 @@ describe('snapshot container', () => {
     await expect(decodeSnapshot(corrupted)).rejects.toThrow(/corrupted/);
     await expect(decodeSnapshot(new Uint8Array(3))).rejects.toThrow(/not a visor86 snapshot/);
   });
+
+  test('says which problem it is, in the message and as a kind: older, newer, header cut short', async () => {
+    const file = await encodeSnapshot(sample);
+    const problem = async (bytes: Uint8Array) => {
+      try {
+        await verifySnapshot(bytes);
+      } catch (e) {
+        expect(e).toBeInstanceOf(SnapshotFormatError);
+        return { problem: (e as SnapshotFormatError).problem, message: (e as Error).message };
+      }
+      throw new Error('the file was accepted');
+    };
+    const newer = file.slice();
+    new DataView(newer.buffer).setUint32(8, 2, true);
+    expect(await problem(newer)).toEqual({
+      problem: 'version',
+      message:
+        'snapshot format version 2 is not supported (this build reads version 1): it was written by a newer visor86',
+    });
+    const older = file.slice();
+    new DataView(older.buffer).setUint32(8, 0, true);
+    expect((await problem(older)).message).toMatch(/version 0 .*an older format/);
+    expect(await problem(file.subarray(0, 20))).toEqual({
+      problem: 'truncated',
+      message: 'snapshot is truncated: only 20 bytes of its 48-byte header are present',
+    });
+    expect((await problem(file.subarray(0, file.length - 1))).problem).toBe('truncated');
+    expect((await problem(new Uint8Array([...file, 0]))).problem).toBe('corrupted');
+    const flipped = file.slice();
+    flipped[60] ^= 1;
+    expect((await problem(flipped)).problem).toBe('corrupted');
+    expect((await problem(new TextEncoder().encode('#!/bin/sh\necho hello\n'))).problem).toBe(
+      'not-a-snapshot',
+    );
+    expect(await verifySnapshot(file)).toEqual({ version: 1, payloadBytes: file.length - 48 });
+  });
 });
 
 describe('CPU state', () => {
