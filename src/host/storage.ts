@@ -121,3 +121,20 @@ function storageError(error: DOMException | null): Error {
   }
   return new Error(`storing failed: ${error?.message ?? 'unknown IndexedDB error'}`);
 }
+
+/** A store that waits for the real one to open: the page can start using it at once. */
+export class DeferredStorage implements StorageBackend {
+  constructor(private readonly ready: Promise<StorageBackend>) {}
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return (await this.ready).get(key);
+  }
+
+  async commit(put: ReadonlyMap<string, Uint8Array>, remove?: readonly string[]): Promise<void> {
+    return (await this.ready).commit(put, remove);
+  }
+
+  async list(prefix: string): Promise<Map<string, number>> {
+    return (await this.ready).list(prefix);
+  }
+}

@@ -2,7 +2,8 @@
  * The host client page: top bar, host overview, VM list with its toolbar, and the console grid, wired to
  * the hypervisor. Power actions apply to the checked VMs, or else to the current one (the list's cursor,
  * which follows the focused console). Keyboard input goes to the focused console; page shortcuts work
- * when no console has the keyboard (see help.ts).
+ * when no console has the keyboard (see help.ts). VMs, their disks and snapshots are kept in IndexedDB
+ * (src/host/vm-store.ts) and come back, powered off, when the page is loaded again.
  */
 import { Hypervisor, type HypervisorEvent, type VmRecord } from '../host/hypervisor.ts';
 import { fetchMedia, loadCatalog, type CatalogEntry } from '../host/catalog.ts';
@@ -17,6 +18,10 @@ import { MONO_FONT } from './serial-console.ts';
 import { EventsPanel } from './events-panel.ts';
 import { SummaryCards } from './summary.ts';
 import { VmTable } from './vm-table.ts';
+import { SnapshotPanel } from './snapshot-panel.ts';
+import { VmStore, EXPORT_EXTENSION } from '../host/vm-store.ts';
+import { DeferredStorage, IndexedDbStorage, MemoryStorage, type StorageBackend } from '../host/storage.ts';
+import { SNAPSHOT_MAGIC } from '../machine/snapshot-file.ts';
 
 export const MAX_CONSOLES = 9;
 type Theme = 'system' | 'light' | 'dark';
@@ -45,6 +50,11 @@ function measureCharWidth(): number {
 
 export class App {
   readonly hypervisor: Hypervisor;
+  /** VMs, disks and snapshots in storage; snapshot operations; export and import. */
+  readonly store: VmStore;
+  /** Resolves once the VMs kept in storage are back in the list. */
+  readonly restored: Promise<void>;
+  private readonly snapshots: SnapshotPanel;
   private readonly root: HTMLElement;
   private readonly imagesBase: string;
   private readonly panels = new Map<string, ConsolePanel>();
@@ -69,10 +79,16 @@ export class App {
   private chord = { armed: false };
   private lastStates = new Map<string, string>();
   private catalog: CatalogEntry[] = [];
+  private quotaBytes: number | undefined;
+  private quotaCheckedAt = 0;
 
-  constructor(root: HTMLElement, options: { hypervisor?: Hypervisor; imagesBase?: string } = {}) {
+  constructor(
+    root: HTMLElement,
+    options: { hypervisor?: Hypervisor; imagesBase?: string; storage?: StorageBackend } = {},
+  ) {
     this.root = root;
     this.hypervisor = options.hypervisor ?? new Hypervisor();
+    this.store = new VmStore(this.hypervisor, new DeferredStorage(this.openStorage(options.storage)));
     this.imagesBase = options.imagesBase ?? new URL('images/', document.baseURI).href;
     this.charWidth = measureCharWidth();
     this.applyTheme(this.storedTheme());
@@ -84,9 +100,29 @@ export class App {
     this.summary = new SummaryCards(hostName);
     this.table = new VmTable({
       selectionChanged: () => this.render(),
-      currentChanged: () => this.renderToolbar(),
+      currentChanged: () => {
+        this.renderToolbar();
+        this.snapshots.render();
+      },
       open: (id) => this.openConsole(id),
       toggleShown: (id) => this.toggleShown(id),
+      storageBytes: (id) => this.store.usage(id).total,
+    });
+    this.snapshots = new SnapshotPanel(this.store, {
+      toast: (message, error) => this.toast(message, error),
+      currentVm: () => {
+        const id = this.table.current ?? this.focusedId;
+        return (id && this.hypervisor.get(id)) || null;
+      },
+      imported: (vm) => {
+        this.table.setCurrent(vm.id);
+        this.render();
+      },
+    });
+    this.store.subscribe((event) => {
+      if (event.type === 'error') this.toast(event.message, true);
+      this.snapshots.render();
+      this.render();
     });
     this.createDialog = new CreateDialog({
       create: (request) => this.create(request),
@@ -199,6 +235,7 @@ export class App {
           toolbar,
           this.table.element,
         ),
+        this.snapshots.element,
         this.events.element,
       ),
       h(
@@ -214,6 +251,7 @@ export class App {
       this.createDialog.element,
       this.helpDialog,
       this.pasteDialog,
+      this.snapshots.dialog,
       this.toasts,
     );
 
@@ -227,9 +265,37 @@ export class App {
     this.render();
     this.tick(false);
     void this.loadCatalog();
+    this.restored = this.restoreVms();
   }
 
   // ---- data ----
+
+  /** IndexedDB, or (private windows, old browsers) memory, with a warning that nothing will be kept. */
+  private async openStorage(given?: StorageBackend): Promise<StorageBackend> {
+    if (given) return given;
+    try {
+      const storage = await IndexedDbStorage.open();
+      void navigator.storage?.persist?.().catch(() => false);
+      return storage;
+    } catch (e) {
+      this.toast(`VMs will not be kept after this page closes: ${(e as Error).message}`, true);
+      return new MemoryStorage();
+    }
+  }
+
+  private async restoreVms(): Promise<void> {
+    try {
+      const { restored, problems } = await this.store.restore();
+      for (const problem of problems) this.toast(problem, true);
+      if (restored.length > 0) {
+        this.toast(`Restored ${restored.length} VM${restored.length === 1 ? '' : 's'} from storage`);
+        if (!this.table.current) this.table.setCurrent(restored[0].id);
+      }
+    } catch (e) {
+      this.toast(`Could not read the stored VMs: ${(e as Error).message}`, true);
+    }
+    this.root.dataset.restored = 'true';
+  }
 
   private async loadCatalog(): Promise<void> {
     const { entries, problems } = await loadCatalog(this.imagesBase);
@@ -307,6 +373,7 @@ export class App {
       case 'changed':
         this.noteStateChange(vm);
         this.panels.get(vm.id)?.update();
+        this.snapshots.render();
         this.render();
         return;
       case 'stats':
@@ -356,7 +423,20 @@ export class App {
 
   private tick(record: boolean): void {
     const uptime = Date.now() - this.hypervisor.startedAt;
-    this.summary.update(this.hypervisor.summary(), uptime, record);
+    const vms = this.hypervisor.list();
+    if (record && Date.now() - this.quotaCheckedAt > 10_000) {
+      this.quotaCheckedAt = Date.now();
+      void navigator.storage
+        ?.estimate?.()
+        .then((estimate) => (this.quotaBytes = estimate.quota))
+        .catch(() => undefined);
+    }
+    this.summary.update(this.hypervisor.summary(), uptime, record, {
+      usedBytes: this.store.totalUsage(),
+      vms: vms.length,
+      snapshots: vms.reduce((n, vm) => n + this.store.tree(vm.id).size, 0),
+      quotaBytes: this.quotaBytes,
+    });
     this.uptimeEl.textContent = `up ${formatShortUptime(uptime)}`;
   }
 
@@ -769,8 +849,22 @@ export class App {
       document.body.classList.remove('dragging');
       if (!hasFiles(e)) return;
       e.preventDefault();
-      this.createDialog.open([...(e.dataTransfer?.files ?? [])]);
+      void this.dropped([...(e.dataTransfer?.files ?? [])]);
     });
+  }
+
+  /** Exported VMs and snapshots are imported; anything else goes to the create dialog. */
+  private async dropped(files: File[]): Promise<void> {
+    const isExport = async (file: File) =>
+      file.name.toLowerCase().endsWith(EXPORT_EXTENSION) ||
+      new TextDecoder().decode(await file.slice(0, 8).arrayBuffer()) === SNAPSHOT_MAGIC;
+    const exports = [];
+    for (const file of files) if (await isExport(file)) exports.push(file);
+    if (exports.length === 0) {
+      this.createDialog.open(files);
+      return;
+    }
+    for (const file of exports) await this.snapshots.importFile(file);
   }
 
   // ---- theme and toasts ----

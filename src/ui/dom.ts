@@ -50,6 +50,15 @@ const ICONS: Record<string, string> = {
   eye: '<path d="M1.5 8s2.4-4.3 6.5-4.3S14.5 8 14.5 8s-2.4 4.3-6.5 4.3S1.5 8 1.5 8z" fill="none" stroke="currentColor" stroke-width="1.3"/><circle cx="8" cy="8" r="2" fill="currentColor"/>',
   upload:
     '<path d="M8 10.5V2.5M4.8 5.5 8 2.3l3.2 3.2M2.5 10.5v3h11v-3" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>',
+  camera:
+    '<path d="M2 5h2.6l1.2-1.8h4.4L11.4 5H14v8H2z" fill="none" stroke="currentColor" stroke-width="1.3" stroke-linejoin="round"/><circle cx="8" cy="8.8" r="2.3" fill="none" stroke="currentColor" stroke-width="1.3"/>',
+  revert:
+    '<path d="M3.4 5.2A5.2 5.2 0 1 1 2.8 9" fill="none" stroke="currentColor" stroke-width="1.7" stroke-linecap="round"/><path d="M2.4 1.9v4.2h4.2z" fill="currentColor"/>',
+  download:
+    '<path d="M8 2.5v8M4.8 7.5 8 10.7l3.2-3.2M2.5 10.5v3h11v-3" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>',
+  edit: '<path d="M10.5 2.5l3 3-7.8 7.8H2.7v-3z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/>',
+  disk: '<rect x="2" y="3" width="12" height="10" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.3"/><path d="M2 9.5h12" stroke="currentColor" stroke-width="1.3"/><circle cx="11.3" cy="11.3" r=".9" fill="currentColor"/>',
+  here: '<path d="M3 8h7.5M7.5 4.5 11 8l-3.5 3.5" fill="none" stroke="currentColor" stroke-width="1.7" stroke-linecap="round" stroke-linejoin="round"/><path d="M13 3v10" stroke="currentColor" stroke-width="1.7" stroke-linecap="round"/>',
   close:
     '<path d="M3.5 3.5l9 9M12.5 3.5l-9 9" stroke="currentColor" stroke-width="1.7" stroke-linecap="round"/>',
   chip: '<rect x="4" y="4" width="8" height="8" rx="1" fill="none" stroke="currentColor" stroke-width="1.3"/><path d="M6 1.5V4M10 1.5V4M6 12v2.5M10 12v2.5M1.5 6H4M1.5 10H4M12 6h2.5M12 10h2.5" stroke="currentColor" stroke-width="1.2"/>',

@@ -35,6 +35,13 @@ export function formatMiB(mib: number): string {
   return `${Math.round(mib)} MiB`;
 }
 
+/** 12:03:04 today, or Nov 27 12:03 on another day. */
+export function formatTime(ms: number, now = Date.now()): string {
+  const d = new Date(ms);
+  if (new Date(now).toDateString() === d.toDateString()) return d.toLocaleTimeString();
+  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}`;
+}
+
 export function formatMips(mips: number): string {
   if (mips <= 0) return '0';
   if (mips < 1) return mips.toFixed(2);
@@ -45,5 +52,6 @@ export function formatMips(mips: number): string {
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KiB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+  return `${(n / (1024 * 1024 * 1024)).toFixed(2)} GiB`;
 }

@@ -1,14 +1,14 @@
 /**
- * The VM list: one row per VM (name, state, guest image, memory, CPU use, MIPS, uptime), sortable by every
+ * The VM list: one row per VM (name, state, guest image, memory, CPU use, MIPS, uptime, storage), sortable by every
  * column, with check boxes for multi-selection and a "current" row (the keyboard cursor). Rows are kept per
  * VM and updated in place, so a statistics refresh never steals focus or loses a check.
  */
 import type { VmRecord } from '../host/hypervisor.ts';
 import { STATE_LABELS, type VmState } from '../host/protocol.ts';
 import { h, icon } from './dom.ts';
-import { formatMiB, formatMips, formatUptime } from './format.ts';
+import { formatBytes, formatMiB, formatMips, formatUptime } from './format.ts';
 
-export type SortKey = 'name' | 'state' | 'image' | 'memory' | 'cpu' | 'mips' | 'uptime';
+export type SortKey = 'name' | 'state' | 'image' | 'memory' | 'cpu' | 'mips' | 'uptime' | 'storage';
 
 const STATE_ORDER: Record<VmState, number> = { running: 0, starting: 1, paused: 2, crashed: 3, off: 4 };
 
@@ -20,9 +20,10 @@ const COLUMNS: Array<{ key: SortKey; label: string; className: string; numeric?:
   { key: 'cpu', label: 'CPU', className: 'col-cpu', numeric: true },
   { key: 'mips', label: 'MIPS', className: 'col-mips', numeric: true },
   { key: 'uptime', label: 'Uptime', className: 'col-up', numeric: true },
+  { key: 'storage', label: 'Storage', className: 'col-store', numeric: true },
 ];
 
-function sortValue(vm: VmRecord, key: SortKey): number | string {
+function sortValue(vm: VmRecord, key: SortKey, storage: (id: string) => number): number | string {
   const live = vm.state === 'running' || vm.state === 'paused';
   switch (key) {
     case 'name':
@@ -39,14 +40,21 @@ function sortValue(vm: VmRecord, key: SortKey): number | string {
       return vm.state === 'running' ? vm.stats.mips : -1;
     case 'uptime':
       return live ? vm.stats.wallUptimeMs : -1;
+    case 'storage':
+      return storage(vm.id);
   }
 }
 
-/** Sorts VMs by a column; ties keep creation order. */
-export function sortVms(vms: VmRecord[], key: SortKey, ascending: boolean): VmRecord[] {
+/** Sorts VMs by a column; ties keep creation order. `storage` gives a VM's bytes in storage. */
+export function sortVms(
+  vms: VmRecord[],
+  key: SortKey,
+  ascending: boolean,
+  storage: (id: string) => number = () => 0,
+): VmRecord[] {
   return [...vms].sort((a, b) => {
-    const x = sortValue(a, key);
-    const y = sortValue(b, key);
+    const x = sortValue(a, key, storage);
+    const y = sortValue(b, key, storage);
     const c = x < y ? -1 : x > y ? 1 : a.createdAt - b.createdAt || a.id.localeCompare(b.id);
     return ascending ? c : -c;
   });
@@ -58,6 +66,8 @@ export interface VmTableHooks {
   /** Open (show and focus) the VM's console. */
   open(id: string): void;
   toggleShown(id: string): void;
+  /** Bytes the VM takes in the page's storage (definition, disks, snapshots). */
+  storageBytes?(id: string): number;
 }
 
 interface Row {
@@ -72,6 +82,7 @@ interface Row {
   cpuBar: HTMLElement;
   mips: HTMLElement;
   uptime: HTMLElement;
+  storage: HTMLElement;
   shown: HTMLButtonElement;
 }
 
@@ -158,7 +169,7 @@ export class VmTable {
 
   render(vms: VmRecord[], shown: ReadonlySet<string>): void {
     for (const id of [...this.selection]) if (!vms.some((vm) => vm.id === id)) this.selection.delete(id);
-    const sorted = sortVms(vms, this.sortKey, this.ascending);
+    const sorted = sortVms(vms, this.sortKey, this.ascending, (id) => this.hooks.storageBytes?.(id) ?? 0);
     this.order = sorted.map((vm) => vm.id);
     for (const [key, th] of this.headers) {
       const active = key === this.sortKey;
@@ -226,6 +237,7 @@ export class VmTable {
       cpuBar,
       mips: h('td', { class: 'col-mips num' }),
       uptime: h('td', { class: 'col-up num' }),
+      storage: h('td', { class: 'col-store num' }),
       shown,
     };
     row.tr.append(
@@ -237,6 +249,7 @@ export class VmTable {
       h('td', { class: 'col-cpu num' }, h('span', { class: 'bar' }, cpuBar), row.cpu),
       row.mips,
       row.uptime,
+      row.storage,
       h('td', { class: 'col-shown' }, shown),
     );
     row.tr.addEventListener('click', (e) => {
@@ -267,6 +280,9 @@ export class VmTable {
     row.cpuBar.style.width = `${Math.min(100, cpu)}%`;
     setText(row.mips, vm.state === 'running' ? formatMips(vm.stats.mips) : '—');
     setText(row.uptime, live ? formatUptime(vm.stats.wallUptimeMs) : '—');
+    const stored = this.hooks.storageBytes?.(vm.id) ?? 0;
+    setText(row.storage, stored > 0 ? formatBytes(stored) : '—');
+    row.storage.title = stored > 0 ? `${vm.name} takes ${formatBytes(stored)} in the page's storage` : '';
     row.shown.setAttribute('aria-pressed', String(shown));
     const label = shown ? `Hide the console of ${vm.name}` : `Show the console of ${vm.name}`;
     row.shown.title = label;
