@@ -25,6 +25,7 @@ import {
   parseBenchArgs,
   USAGE,
   type BenchOptions,
+  type EngineName,
   type WorkloadGroup,
 } from './bench/options.ts';
 import {
@@ -174,12 +175,25 @@ function linuxFiles(ctx: Context, initrd: Uint8Array): LinuxFiles {
   return { kernel: ctx.linux.kernel, initrd, cmdline: ctx.options.cmdline, memoryMiB: ctx.options.memoryMiB };
 }
 
+const ENGINE_OPTION_NAMES: Record<Engine, EngineName> = {
+  visor86: 'visor86',
+  v86Jit: 'v86-jit',
+  v86Interpreter: 'v86-interp',
+};
+
+/** The time limit of one run: the workload's, or the engine's own when lower. */
+function runTimeoutMs(ctx: Context, group: WorkloadGroup, engine: Engine): number {
+  const cap = ctx.options.engineTimeoutSeconds[ENGINE_OPTION_NAMES[engine]];
+  return Math.min(ctx.options.timeoutSeconds[group], cap ?? Infinity) * 1000;
+}
+
 /** Runs `makeTask` for every engine, run after run (engines alternate); skips an engine after a timeout. */
 async function measure(
   ctx: Context,
+  group: WorkloadGroup,
   name: string,
   runs: number,
-  makeTask: (engine: EngineSpec, label: string) => Task,
+  makeTask: (engine: EngineSpec, label: string, timeoutMs: number) => Task,
 ): Promise<Partial<Record<Engine, TaskResult[]>>> {
   const out: Partial<Record<Engine, TaskResult[]>> = {};
   const timedOut = new Set<Engine>();
@@ -187,7 +201,7 @@ async function measure(
     for (const { key, spec } of ctx.engines) {
       if (timedOut.has(key)) continue;
       const label = `${name} ${ENGINE_TITLES[key]} run ${run}/${runs}`;
-      const result = await startTask(makeTask(spec, label)).result;
+      const result = await startTask(makeTask(spec, label, runTimeoutMs(ctx, group, key))).result;
       (out[key] ??= []).push(result);
       log(`${label}: ${describeSample(toSample(result))}`);
       if (result.outcome === 'timeout') {
@@ -201,15 +215,20 @@ async function measure(
 
 async function benchGuestRows(ctx: Context): Promise<ResultRow[]> {
   const image = withIterations(ctx.benchImage, ctx.options.iterations);
-  const timeoutMs = ctx.options.timeoutSeconds.bench * 1000;
-  const results = await measure(ctx, 'bench-guest', ctx.options.runs, (engine, label) => ({
-    kind: 'bench-guest',
-    engine,
-    label,
-    timeoutMs,
-    image,
-    v86: ctx.v86Files,
-  }));
+  const results = await measure(
+    ctx,
+    'bench',
+    'bench-guest',
+    ctx.options.runs,
+    (engine, label, timeoutMs) => ({
+      kind: 'bench-guest',
+      engine,
+      label,
+      timeoutMs,
+      image,
+      v86: ctx.v86Files,
+    }),
+  );
   const samples = Object.fromEntries(Object.entries(results).map(([k, rs]) => [k, rs.map(toSample)]));
   return [
     makeRow(
@@ -221,33 +240,43 @@ async function benchGuestRows(ctx: Context): Promise<ResultRow[]> {
 }
 
 async function linuxBootRows(ctx: Context): Promise<ResultRow[]> {
-  const timeoutMs = ctx.options.timeoutSeconds.linux * 1000;
   const linux = linuxFiles(ctx, ctx.linux!.initrd);
-  const results = await measure(ctx, 'linux-boot', ctx.options.linuxRuns, (engine, label) => ({
-    kind: 'linux-boot',
-    engine,
-    label,
-    timeoutMs,
-    linux,
-    v86: ctx.v86Files,
-  }));
+  const results = await measure(
+    ctx,
+    'linux',
+    'linux-boot',
+    ctx.options.linuxRuns,
+    (engine, label, timeoutMs) => ({
+      kind: 'linux-boot',
+      engine,
+      label,
+      timeoutMs,
+      linux,
+      v86: ctx.v86Files,
+    }),
+  );
   const samples = Object.fromEntries(Object.entries(results).map(([k, rs]) => [k, rs.map(toSample)]));
   return [makeRow('linux-boot', 'Linux from power-on to the busybox shell prompt on COM1', samples)];
 }
 
 async function busyboxRows(ctx: Context): Promise<ResultRow[]> {
-  const timeoutMs = ctx.options.timeoutSeconds.busybox * 1000;
   const linux = linuxFiles(ctx, ctx.linux!.busyboxInitrd);
-  const results = await measure(ctx, 'busybox', ctx.options.linuxRuns, (engine, label) => ({
-    kind: 'busybox',
-    engine,
-    label,
-    timeoutMs,
-    linux,
-    v86: ctx.v86Files,
-  }));
+  const results = await measure(
+    ctx,
+    'busybox',
+    'busybox',
+    ctx.options.linuxRuns,
+    (engine, label, timeoutMs) => ({
+      kind: 'busybox',
+      engine,
+      label,
+      timeoutMs,
+      linux,
+      v86: ctx.v86Files,
+    }),
+  );
   const steps = [
-    ...BUSYBOX_STEPS.map((s) => ({ name: s.name, description: s.description })),
+    ...BUSYBOX_STEPS.map((s) => ({ name: s.name, description: s.description, expected: s.expected })),
     { name: 'total', description: 'all the steps above, from the first marker to the last' },
   ];
   return steps.map((step) => {
@@ -261,7 +290,12 @@ async function busyboxRows(ctx: Context): Promise<ResultRow[]> {
             seconds: timing.seconds,
             instructions: timing.instructions,
           };
-          if (timing.output.length) sample.check = timing.output.join(' / ');
+          const answer = timing.output.join(' / ');
+          if (answer) sample.check = answer;
+          if ('expected' in step && step.expected && !step.expected.test(answer)) {
+            sample.outcome = 'failed';
+            sample.message = `wrong answer: ${JSON.stringify(answer)} (a correct CPU prints ${step.expected.source})`;
+          }
           return sample;
         }
         return {
@@ -278,7 +312,7 @@ async function busyboxRows(ctx: Context): Promise<ResultRow[]> {
 
 async function multiVmRows(ctx: Context): Promise<ResultRow[]> {
   const image = withIterations(ctx.benchImage, ctx.options.iterations);
-  const timeoutMs = ctx.options.timeoutSeconds.multivm * 1000;
+  const timeoutMs = runTimeoutMs(ctx, 'multivm', 'visor86');
   const jit = ctx.options.jit;
   const rows: ResultRow[] = [];
   const perVm = new Map<number, number[]>();

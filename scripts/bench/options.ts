@@ -36,6 +36,8 @@ export interface BenchOptions {
   /** How many VMs run at once in workload (d). */
   vmCounts: number[];
   timeoutSeconds: Record<WorkloadGroup, number>;
+  /** A lower limit for every run of one engine (--timeout-visor86=S ...), over the workload's own. */
+  engineTimeoutSeconds: Partial<Record<EngineName, number>>;
   memoryMiB: number;
   cmdline: string;
   /** Where the JSON goes (relative to the repository root unless absolute). */
@@ -61,6 +63,7 @@ export const USAGE = `usage: npm run bench -- [options]
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')})
   --timeout-GROUP=S   the same for one workload, e.g. --timeout-linux=600
+  --timeout-ENGINE=S  a lower limit for every run of one engine, e.g. --timeout-visor86=300
   --memory=MIB        guest RAM for the Linux workloads (default 128)
   --cmdline=STRING    kernel command line (default "${DEFAULT_LINUX_CMDLINE}")
   --out=PATH          where to write the JSON results (default bench/results.json)
@@ -98,6 +101,7 @@ export function parseBenchArgs(
     iterations: 30,
     vmCounts: [1, 2, 4, 8],
     timeoutSeconds: { ...DEFAULT_TIMEOUT_SECONDS },
+    engineTimeoutSeconds: {},
     memoryMiB: 128,
     cmdline: DEFAULT_LINUX_CMDLINE,
     out: 'bench/results.json',
@@ -183,6 +187,10 @@ export function parseBenchArgs(
         const group = /^timeout-(.+)$/.exec(name)?.[1];
         if (group && (WORKLOAD_GROUPS as readonly string[]).includes(group)) {
           options.timeoutSeconds[group as WorkloadGroup] = positiveInteger(name, need(), 86_400);
+          break;
+        }
+        if (group && (ENGINE_NAMES as readonly string[]).includes(group)) {
+          options.engineTimeoutSeconds[group as EngineName] = positiveInteger(name, need(), 86_400);
           break;
         }
         throw new BenchUsageError(`unknown option --${name} (see --help)`);

@@ -214,22 +214,30 @@ export function formatTable(rows: readonly ResultRow[]): string {
     r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)];
   const notes: string[] = [];
+  // One note per engine and message, naming every workload it applies to (a busybox run that timed out
+  // fails all of its steps the same way).
+  const failures = new Map<string, string[]>();
   for (const row of rows) {
     for (const engine of ENGINES) {
       const r = row[engine];
-      if (r && r.status !== 'ok')
-        notes.push(`${row.workload}, ${ENGINE_TITLES[engine]}: ${r.message ?? r.status}`);
+      if (!r || r.status === 'ok') continue;
+      const key = `${ENGINE_TITLES[engine]}: ${r.message ?? r.status}`;
+      failures.set(key, [...(failures.get(key) ?? []), row.workload]);
     }
+  }
+  for (const [key, workloads] of failures) notes.push(`${workloads.join(', ')}, ${key}`);
+  for (const row of rows) {
     if (row.checkMismatch) {
       const answers = ENGINES.filter((e) => row[e]?.check !== undefined).map(
         (e) => `${ENGINE_TITLES[e]} ${row[e]?.check}`,
       );
       notes.push(`${row.workload}: the engines computed different answers: ${answers.join('; ')}`);
     }
-    if (row.multiVm?.efficiencyVsCores != null) {
+    const multi = row.multiVm;
+    if (multi && multi.vms > 1 && multi.efficiencyVsCores !== null) {
       notes.push(
-        `${row.workload}: ${row.multiVm.vms} VMs give ${(row.multiVm.efficiencyVsCores * 100).toFixed(0)}% of ` +
-          `${Math.min(row.multiVm.vms, 2) === 1 ? 'one' : 'the cores'}' worth of single-VM MIPS`,
+        `${row.workload}: aggregate ${formatMips(row.visor86?.mips)} MIPS is ${(multi.efficiencyVsCores * 100).toFixed(0)}% ` +
+          `of min(VMs, cores) x single-VM MIPS`,
       );
     }
   }

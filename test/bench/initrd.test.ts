@@ -3,6 +3,7 @@
  * existing one, parsed back; and the /init script's markers as the serial watcher reads them.
  */
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { buildCpio } from '../../scripts/lib/cpio.ts';
 import { appendToInitrd, gunzipAll, readCpio, unpackedView } from '../../scripts/bench/initrd.ts';
@@ -96,5 +97,28 @@ describe('the busybox workload script', () => {
     watcher.push(text('ls\r\nvisor86:/# '));
     expect(prompts).toBe(1);
     expect(watcher.lastLine()).toBe('visor86:/# ');
+  });
+
+  it('expects the answers the steps give, worked out here on the host', () => {
+    const md5 = (s: string) => createHash('md5').update(s).digest('hex') + '  -';
+    const lines = (n: number, f: (i: number) => string) =>
+      Array.from({ length: n }, (_, i) => f(i + 1) + '\n').join('');
+    const numbers: number[] = [];
+    for (let i = 0, x = 1; i < 30000; i++) numbers.push((x = (x * 75 + 74) % 65537));
+    const answers: Record<string, string> = {
+      'seq-md5sum': md5(lines(100000, String)),
+      'shell-loop': '20000',
+      gzip: `61943 / ${md5(lines(25000, (i) => `${i} the quick brown fox jumps over`))}`,
+      sort: md5(numbers.sort((a, b) => a - b).join('\n') + '\n'),
+      'fork-exec': '200',
+    };
+    for (const step of BUSYBOX_STEPS) {
+      if (step.expected) expect(answers[step.name], step.name).toMatch(step.expected);
+    }
+    expect(Object.keys(answers).sort()).toEqual(
+      BUSYBOX_STEPS.filter((s) => s.expected)
+        .map((s) => s.name)
+        .sort(),
+    );
   });
 });
