@@ -36,7 +36,7 @@ export class PhysicalMemory {
    * The MMU never gives such pages fast-path write rights, so every CPU write comes through here.
    */
   readonly codePages: Uint8Array;
-  private readonly codeWriteListeners: Array<(page: number) => void> = [];
+  private readonly codeWriteListeners: Array<(address: number, length: number) => void> = [];
 
   constructor(ramSize: number) {
     if (!Number.isInteger(ramSize) || ramSize <= 0 || ramSize % 4096 !== 0 || ramSize > 0xfff00000) {
@@ -48,14 +48,17 @@ export class PhysicalMemory {
     this.codePages = new Uint8Array(ramSize >>> PAGE_SHIFT);
   }
 
-  /** Registers a callback for writes to pages marked in `codePages` (the JIT drops their blocks). */
-  onCodeWrite(listener: (page: number) => void): void {
+  /**
+   * Registers a callback for writes to pages marked in `codePages` (the JIT drops the code they overwrite).
+   * It gets the physical address and length of the write (never crossing a page boundary).
+   */
+  onCodeWrite(listener: (address: number, length: number) => void): void {
     this.codeWriteListeners.push(listener);
   }
 
   /** A write hit a page holding compiled code. */
-  private codeWritten(page: number): void {
-    for (const listener of this.codeWriteListeners) listener(page);
+  private codeWritten(address: number, length: number): void {
+    for (const listener of this.codeWriteListeners) listener(address, length);
   }
 
   /** Registers a callback for changes of the address map (MMIO mapped, A20 toggled): CPUs drop their TLBs. */
@@ -111,7 +114,7 @@ export class PhysicalMemory {
     const kind = this.pageMap[address >>> PAGE_SHIFT];
     if (kind === PAGE_RAM) {
       this.ram[address] = value;
-      if (this.codePages[address >>> PAGE_SHIFT] !== 0) this.codeWritten(address >>> PAGE_SHIFT);
+      if (this.codePages[address >>> PAGE_SHIFT] !== 0) this.codeWritten(address, 1);
     } else if (kind !== PAGE_UNMAPPED) this.handlers[kind - PAGE_HANDLER_BASE].write8(address, value & 0xff);
   }
 
@@ -137,7 +140,7 @@ export class PhysicalMemory {
     if ((a & 0xfff) !== 0xfff && this.pageMap[a >>> PAGE_SHIFT] === PAGE_RAM) {
       this.ram[a] = value;
       this.ram[a + 1] = value >> 8;
-      if (this.codePages[a >>> PAGE_SHIFT] !== 0) this.codeWritten(a >>> PAGE_SHIFT);
+      if (this.codePages[a >>> PAGE_SHIFT] !== 0) this.codeWritten(a, 2);
       return;
     }
     this.write8(address, value);
@@ -152,7 +155,7 @@ export class PhysicalMemory {
       ram[a + 1] = value >> 8;
       ram[a + 2] = value >> 16;
       ram[a + 3] = value >> 24;
-      if (this.codePages[a >>> PAGE_SHIFT] !== 0) this.codeWritten(a >>> PAGE_SHIFT);
+      if (this.codePages[a >>> PAGE_SHIFT] !== 0) this.codeWritten(a, 4);
       return;
     }
     this.write16(address, value);

@@ -2,7 +2,7 @@
  * Differential testing of the JIT tier: random programs run once by the interpreter alone and once with
  * every block compiled ('on' mode), and the two machines must end in the same state after the same number
  * of instructions (registers, EIP, EFLAGS, segments, CR2, instruction count, every byte of RAM touched).
- * Shared by test/cpu/jit.test.ts and usable from a bundled script for long runs.
+ * Shared by test/cpu/jit.test.ts and test/cpu/smc.test.ts, and usable from a bundled script for long runs.
  */
 import { Cpu, CPU_SHUTDOWN } from '../../src/cpu/cpu.ts';
 import { CS, DS, ES, FS, GS, SS } from '../../src/cpu/constants.ts';
@@ -27,15 +27,15 @@ export type FuzzMode = 'real' | 'flat32' | 'paged32';
 
 const MEMORY = 1 << 21;
 /** Where the program goes (linear = physical): real mode CS = 0x1000, protected mode flat. */
-const CODE = 0x10000;
-const DATA = 0x20000;
-const STACK_TOP = 0x3f000;
+export const CODE = 0x10000;
+export const DATA = 0x20000;
+export const STACK_TOP = 0x3f000;
 /** Exception handlers: one HLT per vector, at HANDLERS + vector. */
-const HANDLERS = 0x500;
+export const HANDLERS = 0x500;
 const GDT = 0x1000;
 const IDT = 0x2000;
 const PAGE_DIR = 0x40000;
-const PAGE_TABLE = 0x41000;
+export const PAGE_TABLE = 0x41000;
 
 /** Opcodes the generator favours: what the compiler translates, plus a few it leaves to the interpreter. */
 const OPCODES = [
@@ -83,7 +83,8 @@ function instruction(next: () => number, out: number[]): void {
   if (kind < 4) modrm = 0xc0 | reg | (next() % 8);
   else if (kind < 6) modrm = 0x40 | reg | (next() % 8);
   else modrm = (next() & 0xc7) | reg;
-  out.push(modrm, next() & 0x3f, next() & 0x7f, 0, next() & 0xff, next() & 0xff);
+  const imm = () => (next() % 2 ? [0, 1, 0x7f, 0x80, 0xff, 0xfe][next() % 6] : next() & 0xff);
+  out.push(modrm, next() & 0x3f, next() & 0x7f, 0, imm(), imm());
 }
 
 /** A random program: instructions, then a HLT, then padding. */
@@ -147,8 +148,12 @@ export function machine(mode: FuzzMode, code: Uint8Array, seed: number, jit: Jit
   }
   memory.writeBytes(CODE, code);
   const next = rng(seed ^ 0x5a5a5a5a);
-  for (let r = 0; r < 8; r++) cpu.reg32[r] = mode === 'real' ? next() & 0xffff : DATA + (next() % 0x10000);
-  for (let i = 0; i < 0x100; i++) memory.write32(DATA + i * 4, next());
+  const value = () => (next() % 3 === 0 ? INTERESTING[next() % INTERESTING.length] : next());
+  for (let r = 0; r < 8; r++) {
+    if (mode === 'real') cpu.reg32[r] = next() % 2 ? value() & 0xffff : value();
+    else cpu.reg32[r] = next() % 2 ? DATA + (next() % 0x10000) : value();
+  }
+  for (let i = 0; i < 0x100; i++) memory.write32(DATA + i * 4, value());
   cpu.reg32[4] = mode === 'real' ? 0xfff0 : STACK_TOP;
   cpu.eip = mode === 'real' ? 0 : CODE;
   cpu.setFlags(next() & 0x8d5, 0x8d5);
@@ -198,4 +203,109 @@ export function compare(mode: FuzzMode, seed: number, stepwise: boolean, jit: Ji
   const b = execute(machine(mode, code, seed, jit), 400, stepwise);
   if (a === b) return null;
   return `${mode} seed ${seed} ${stepwise ? 'step' : 'run'}: ${Buffer.from(code).toString('hex')}\n--- interpreter\n${a}\n--- jit\n${b}`;
+}
+
+/** Operand values that make flags interesting: zero, signs, carries, equal operands. */
+export const INTERESTING = [
+  0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff,
+  0xfffffffe, 0x12345678,
+];
+
+/**
+ * Instructions that set flags, as byte strings operating on EAX (destination) and EBX (source) in 32-bit
+ * code; `66` makes them 16-bit, and the 8-bit forms use AL/BL.
+ */
+export const FLAG_SETTERS: Record<string, number[]> = {
+  add8: [0x00, 0xd8],
+  add: [0x01, 0xd8],
+  or: [0x09, 0xd8],
+  adc: [0x11, 0xd8],
+  adc8: [0x10, 0xd8],
+  sbb: [0x19, 0xd8],
+  sbb8: [0x18, 0xd8],
+  and: [0x21, 0xd8],
+  sub: [0x29, 0xd8],
+  sub8: [0x28, 0xd8],
+  xor: [0x31, 0xd8],
+  cmp: [0x39, 0xd8],
+  cmp8: [0x38, 0xd8],
+  cmpImm: [0x83, 0xf8, 0x80],
+  test: [0x85, 0xd8],
+  test8: [0x84, 0xd8],
+  inc: [0x40],
+  dec: [0x48],
+  inc8: [0xfe, 0xc0],
+  dec8: [0xfe, 0xc8],
+  neg: [0xf7, 0xd8],
+  neg8: [0xf6, 0xd8],
+  not: [0xf7, 0xd0],
+  shl1: [0xd1, 0xe0],
+  shr1: [0xd1, 0xe8],
+  sar1: [0xd1, 0xf8],
+  shlCl: [0xd3, 0xe0],
+  shrCl: [0xd3, 0xe8],
+  sarCl: [0xd3, 0xf8],
+  rolCl: [0xd3, 0xc0],
+  rorCl: [0xd3, 0xc8],
+  shl7: [0xc1, 0xe0, 0x07],
+  sar31: [0xc1, 0xf8, 0x1f],
+  shr8b: [0xc0, 0xe8, 0x09],
+  rol3: [0xc1, 0xc0, 0x03],
+  imul: [0x0f, 0xaf, 0xc3],
+  imul3: [0x6b, 0xc3, 0x7f],
+  mul: [0xf7, 0xe3],
+  imul1: [0xf7, 0xeb],
+  mul8: [0xf6, 0xe3],
+  bt: [0x0f, 0xa3, 0xd8],
+  bsf: [0x0f, 0xbc, 0xc3],
+  clc: [0xf8],
+  stc: [0xf9],
+  cmc: [0xf5],
+};
+
+/**
+ * A flat 32-bit program: ECX/EDX compared first (so CF and the rest have a known, varied state), then the
+ * flag setter on EAX/EBX (CL = shift count), then SETcc of all 16 conditions into [EDI], CMOVcc, a PUSHFD
+ * (the interpreter materialising every flag), and a conditional jump, then HLT.
+ */
+export function flagsProgram(setter: number[], size16: boolean): Uint8Array {
+  const out: number[] = [0x39, 0xd1]; // cmp ecx, edx
+  if (size16 && setter[0] !== 0xf8 && setter[0] !== 0xf9 && setter[0] !== 0xf5) out.push(0x66);
+  out.push(...setter);
+  for (let cc = 0; cc < 16; cc++) out.push(0x0f, 0x90 | cc, 0x47, cc); // setcc [edi + cc]
+  out.push(0x0f, 0x4c, 0xf3); // cmovl esi, ebx
+  out.push(0x9c); // pushfd
+  out.push(0x0f, 0x9f, 0x47, 0x10); // setg [edi + 16] (after the interpreter ran: flags from memory)
+  out.push(0x72, 0x01, 0x90); // jb +1; nop
+  out.push(0x7c, 0x01, 0x90); // jl +1 (the flags as the jb block starts: unknown state)
+  out.push(0xf4);
+  return Uint8Array.from(out);
+}
+
+/** Runs a flags program with the given register values in the interpreter and the JIT; null when equal. */
+export function compareFlags(
+  name: string,
+  size16: boolean,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+): string | null {
+  const code = flagsProgram(FLAG_SETTERS[name], size16);
+  const results: string[] = [];
+  for (const jit of ['off', 'on'] as const) {
+    const m = machine('flat32', code, 1, jit);
+    const r = m.cpu.reg32;
+    r[0] = a;
+    r[3] = b;
+    r[1] = c;
+    r[2] = d;
+    r[6] = 0x5555;
+    r[7] = DATA;
+    execute(m, 100, false);
+    results.push(state(m) + ' ' + Array.from(m.memory.ram.slice(DATA, DATA + 17)).join(','));
+  }
+  if (results[0] === results[1]) return null;
+  const hex = (v: number) => (v >>> 0).toString(16);
+  return `${name}${size16 ? '/16' : ''} a=${hex(a)} b=${hex(b)} c=${hex(c)} d=${hex(d)}\n--- interpreter\n${results[0]}\n--- jit\n${results[1]}`;
 }

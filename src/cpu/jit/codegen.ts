@@ -515,6 +515,8 @@ function shift(b: Builder, insn: Insn, size: number, countExpr: string | number)
   const m = SIZE_MASKS[size];
   const top = SIGN_SHIFTS[size];
   const parts = [b.addrDecl(insn), `const d = ${b.rmRead(insn, size)}${size === 2 ? '' : ` & ${m}`};`];
+  // A count of zero changes nothing: the operand is read (it may fault), nothing else.
+  if (typeof countExpr === 'number' && (countExpr & 0x1f) === 0) return parts.join(' ');
   let body: string[];
   const n = typeof countExpr === 'number' ? String(countExpr) : 'n';
   switch (op) {
@@ -561,10 +563,7 @@ function shift(b: Builder, insn: Insn, size: number, countExpr: string | number)
   body.push(b.rmWrite(insn, size, 'r'));
   if (op < 4) body.push(b.setFlag(CF, 'cf'), b.setFlag(OF, 'of'));
   else body.push(b.setResult(size, 'r', 'cf', 'of'));
-  if (typeof countExpr === 'number') {
-    if ((countExpr & 0x1f) === 0) return parts.join(' '); // the operand is read (it may fault), nothing else
-    return [...parts, ...body].join(' ');
-  }
+  if (typeof countExpr === 'number') return [...parts, ...body].join(' ');
   // A count from CL: zero changes nothing, so the flags' compile-time state is lost either way.
   const code = [...parts, `const n = ${countExpr} & 0x1f;`, `if (n !== 0) {`, ...body, `}`].join(' ');
   b.forgetFlags();
@@ -1068,6 +1067,24 @@ function group3(b: Builder, insn: Insn, size: number): string | null {
         return `${a} const r = ((${b.reg(0, 1)} << 16) >> 16) * ((${b.rmRead(insn, 1)} << 16) >> 16); ${b.setReg(0, 1, 'r')} ${b.setReg(2, 1, 'r >> 16')} const o = r !== (r << 16) >> 16 ? 1 : 0; ${b.setResult(1, 'r', 'o', 'o')}`;
       }
       return `${a} const x = ${b.rmRead(insn, 2)}; const e = ${b.reg(0, 2)}; const hi = mulHi(e, x, true); const lo = Math.imul(e, x); ${b.setReg(0, 2, 'lo')} ${b.setReg(2, 2, 'hi')} const o = hi !== lo >> 31 ? 1 : 0; ${b.setResult(2, 'lo', 'o', 'o')}`;
+    case 6:
+      // DIV: #DE for a zero divisor or a quotient that does not fit; registers change only after both checks.
+      if (size === 0) {
+        return `${a} const x = ${b.rmRead(insn, 0)}; if (x === 0) de(); const n = ${b.reg(0, 1)}; const q = (n / x) >>> 0; if (q > 0xff) de(); ${b.setReg(0, 0, 'q')} ${b.setReg(4, 0, 'n % x')}`;
+      }
+      if (size === 1) {
+        return `${a} const x = ${b.rmRead(insn, 1)}; if (x === 0) de(); const n = ((${b.reg(2, 1)} << 16) | ${b.reg(0, 1)}) >>> 0; const q = Math.floor(n / x); if (q > 0xffff) de(); ${b.setReg(0, 1, 'q')} ${b.setReg(2, 1, 'n % x')}`;
+      }
+      return `${a} const x = ${b.rmRead(insn, 2)}; const q = div32(${b.reg(2, 2)}, ${b.reg(0, 2)}, x); const m = remainder(); ${b.setReg(0, 2, 'q')} ${b.setReg(2, 2, 'm')}`;
+    case 7:
+      // IDIV: the quotient truncates toward zero, the remainder has the dividend's sign.
+      if (size === 0) {
+        return `${a} const x = (${b.rmRead(insn, 0)} << 24) >> 24; if (x === 0) de(); const n = (${b.reg(0, 1)} << 16) >> 16; const q = Math.trunc(n / x); if (q > 127 || q < -128) de(); ${b.setReg(0, 0, 'q')} ${b.setReg(4, 0, 'n % x')}`;
+      }
+      if (size === 1) {
+        return `${a} const x = (${b.rmRead(insn, 1)} << 16) >> 16; if (x === 0) de(); const n = (${b.reg(2, 1)} << 16) | ${b.reg(0, 1)}; const q = Math.trunc(n / x); if (q > 32767 || q < -32768) de(); ${b.setReg(0, 1, 'q')} ${b.setReg(2, 1, 'n % x')}`;
+      }
+      return `${a} const x = ${b.rmRead(insn, 2)}; const q = idiv32(${b.reg(2, 2)}, ${b.reg(0, 2)}, x); const m = remainder(); ${b.setReg(0, 2, 'q')} ${b.setReg(2, 2, 'm')}`;
     default:
       return null;
   }
@@ -1098,6 +1115,8 @@ export interface RegionBlock {
   phys: number;
   /** Instructions it executes when it runs to its end. */
   length: number;
+  /** Its size in bytes. */
+  bytes: number;
 }
 
 /** What the compiler produced for a region. */
@@ -1112,9 +1131,13 @@ export interface RegionCode {
   fallbacks: number;
 }
 
-/** Limits of one region (V8 does not optimise functions beyond some 60 KiB of bytecode). */
-export const MAX_REGION_BLOCKS = 40;
-export const MAX_REGION_INSTRUCTIONS = 320;
+/**
+ * Limits of one region. Small regions win: V8 optimises a region function on a background thread and runs
+ * its unoptimised code meanwhile, and that takes the longer the bigger the function. On the Linux kernel's
+ * decompressor 8 blocks / 100 instructions ran about 2-3x faster than 40 / 320 (docs/PERFORMANCE.md).
+ */
+export const MAX_REGION_BLOCKS = 8;
+export const MAX_REGION_INSTRUCTIONS = 100;
 
 /**
  * Compiles the region entered at physical address `phys`, EIP `eip`, in mode `mode`: the block there and the
@@ -1151,7 +1174,12 @@ export function generateRegion(ram: Uint8Array, phys: number, eip: number, mode:
       if (blocks.length === 0) return null;
       continue;
     }
-    blocks.push({ eip: start, phys: pageBase + offset, length: block.length });
+    blocks.push({
+      eip: start,
+      phys: pageBase + offset,
+      length: block.length,
+      bytes: (block.lastByte - start + 1) | 0,
+    });
     total += block.length;
     translated += block.translated;
     fallbacks += block.length - block.translated;
@@ -1283,7 +1311,8 @@ function assemble(b: Builder, entry: number): string {
   return `
 const SL = c.segLimit, SR = c.sreg;
 const rd8 = rt.rd8, rd16 = rt.rd16, rd32 = rt.rd32, wr8 = rt.wr8, wr16 = rt.wr16, wr32 = rt.wr32;
-const gp = rt.gp, mulHi = rt.mulHi, cfL = rt.cfL, condL = rt.condL, PARITY = rt.parity;
+const gp = rt.gp, de = rt.de, mulHi = rt.mulHi, cfL = rt.cfL, condL = rt.condL, PARITY = rt.parity;
+const div32 = rt.div32, idiv32 = rt.idiv32, remainder = rt.remainder;
 return function region(budget) {
   const n0 = c.instructionCount;
   let pc = c.eip, done = 0, ik = ${position(entry, entry, 0)}, fb = 0, ret = 0${decl.length ? ', ' + decl.join(', ') : ''};

@@ -39,16 +39,28 @@ const DEFAULT_THRESHOLD = 24;
 type RegionFunction = (budget: number) => number;
 type RegionFactory = (c: Cpu, R: Int32Array, J: Jit, rt: JitRuntime) => RegionFunction;
 
-/** A compiled region and the bytes it was compiled from. */
+/** A compiled region, where its blocks' bytes are, and a copy of them. */
 class Region {
   valid = true;
   epoch = 0;
   constructor(
     readonly fn: RegionFunction,
-    readonly phys: number,
+    /** Physical [start, end) pairs, one per block. */
+    readonly ranges: readonly number[],
+    /** The bytes from the lowest to the highest of the ranges, as compiled. */
+    readonly low: number,
     readonly bytes: Uint8Array,
   ) {}
+
+  overlaps(address: number, length: number): boolean {
+    const r = this.ranges;
+    for (let i = 0; i < r.length; i += 2) if (address < r[i + 1] && r[i] < address + length) return true;
+    return false;
+  }
 }
+
+/** Bytes an interpret-only entry watches (the longest instruction). */
+const INSTRUCTION_MAX = 15;
 
 /** One block start: its hit count while cold, then the region that runs it. */
 export class Entry {
@@ -63,6 +75,8 @@ export class Entry {
   lastByte = 0;
   hashNext: Entry | null = null;
   pageNext: Entry | null = null;
+  /** Linked into its page's list (which the page's invalidation empties, dropping the entry). */
+  inPage = false;
   epoch = 0;
 
   constructor(
@@ -80,6 +94,7 @@ export interface JitStats {
   fallbacks: number;
   compileMs: number;
   invalidatedPages: number;
+  invalidatedRegions: number;
   flushes: number;
   regionCalls: number;
   interpreted: number;
@@ -98,6 +113,7 @@ export class Jit {
     fallbacks: 0,
     compileMs: 0,
     invalidatedPages: 0,
+    invalidatedRegions: 0,
     flushes: 0,
     regionCalls: 0,
     interpreted: 0,
@@ -107,6 +123,18 @@ export class Jit {
   private readonly table: Array<Entry | null> = new Array<Entry | null>(HASH_SIZE).fill(null);
   /** Per RAM page: the entries compiled from it (a list through Entry.pageNext). */
   private readonly pageEntries: Array<Entry | null>;
+  /**
+   * Per RAM page holding code: a bit per byte, set where compiled code came from, so that writes to data
+   * next to code cost no invalidation (and no scan of the page's entries).
+   */
+  private readonly codeBytes: Array<Uint32Array | null>;
+  private currentRegion: Region | null = null;
+  /**
+   * Per RAM page: how often a write replaced compiled code there (saturating). Code that keeps rewriting
+   * itself is compiled ever later (the threshold doubles every 4 rewrites), so it runs interpreted instead of
+   * being recompiled after each rewrite.
+   */
+  private readonly rewrites: Uint8Array;
   private entryCount = 0;
   private currentPage = -1;
   private readonly runtime: JitRuntime;
@@ -118,9 +146,11 @@ export class Jit {
   constructor(private readonly cpu: Cpu) {
     const memory = cpu.memory;
     this.pageEntries = new Array<Entry | null>(memory.codePages.length).fill(null);
+    this.codeBytes = new Array<Uint32Array | null>(memory.codePages.length).fill(null);
+    this.rewrites = new Uint8Array(memory.codePages.length);
     this.runtime = createRuntime(cpu);
     this.lastGeneration = memory.writeGeneration;
-    memory.onCodeWrite((page) => this.invalidatePage(page));
+    memory.onCodeWrite((address, length) => this.codeWritten(address, length));
     this.mode = jitModeFromEnvironment();
   }
 
@@ -150,28 +180,95 @@ export class Jit {
   flush(): void {
     this.table.fill(null);
     for (let page = 0; page < this.pageEntries.length; page++) {
-      for (let e = this.pageEntries[page]; e !== null; e = e.pageNext) if (e.region) e.region.valid = false;
+      let e = this.pageEntries[page];
+      if (e === null) continue;
       this.pageEntries[page] = null;
+      while (e !== null) {
+        const next: Entry | null = e.pageNext;
+        if (e.region) e.region.valid = false;
+        // compile() may put an entry back after a flush: it must find it unlisted.
+        e.pageNext = null;
+        e.inPage = false;
+        e = next;
+      }
     }
     this.cpu.memory.codePages.fill(0);
+    this.codeBytes.fill(null);
+    this.rewrites.fill(0);
     this.entryCount = 0;
     this.stats.flushes++;
     this.smc = 1;
   }
 
-  /** A write hit RAM page `page`, which holds compiled code: drop it. */
+  /** Drops everything compiled from RAM page `page`. */
   invalidatePage(page: number): void {
     this.cpu.memory.codePages[page] = 0;
+    this.codeBytes[page] = null;
     let e = this.pageEntries[page];
     this.pageEntries[page] = null;
     while (e !== null) {
       if (e.region) e.region.valid = false;
       this.unlink(e);
       this.entryCount--;
+      e.inPage = false;
       e = e.pageNext;
     }
     this.stats.invalidatedPages++;
     if (page === this.currentPage) this.smc = 1;
+  }
+
+  /**
+   * A write of `length` bytes at physical `address` hit a code page: drops the regions (and interpret-only
+   * verdicts) whose bytes it overlaps. When one of them is running, it stops after the writing instruction.
+   */
+  private codeWritten(address: number, length: number): void {
+    const page = address >>> 12;
+    const bits = this.codeBytes[page];
+    if (bits === null) return;
+    let touched = 0;
+    for (let a = address & 0xfff, end = a + length; a < end; a++) touched |= bits[a >> 5] & (1 << (a & 31));
+    if (touched === 0) return;
+    let hit = false;
+    for (let e = this.pageEntries[page]; e !== null; e = e.pageNext) {
+      const region = e.region;
+      if (region !== null) {
+        if (region.valid && region.overlaps(address, length)) {
+          region.valid = false;
+          hit = true;
+        }
+      } else if (address < e.phys + INSTRUCTION_MAX && e.phys < address + length) {
+        e.interpretOnly = false;
+        hit = true;
+      }
+    }
+    if (!hit) return;
+    this.stats.invalidatedRegions++;
+    if (this.rewrites[page] < 255) this.rewrites[page]++;
+    if (this.currentRegion !== null && !this.currentRegion.valid) this.smc = 1;
+    // Unlink the dropped entries and recompute the page's code chunks from what is left.
+    let keep: Entry | null = null;
+    bits.fill(0);
+    let e = this.pageEntries[page];
+    while (e !== null) {
+      const next = e.pageNext;
+      const region = e.region;
+      if (region !== null ? !region.valid : !e.interpretOnly) {
+        this.unlink(e);
+        this.entryCount--;
+        e.inPage = false;
+      } else {
+        e.pageNext = keep;
+        keep = e;
+        if (region !== null) markBytes(bits, region.ranges);
+        else markBytes(bits, [e.phys, e.phys + INSTRUCTION_MAX]);
+      }
+      e = next;
+    }
+    this.pageEntries[page] = keep;
+    if (keep === null) {
+      this.cpu.memory.codePages[page] = 0;
+      this.codeBytes[page] = null;
+    }
   }
 
   private unlink(entry: Entry): void {
@@ -213,9 +310,11 @@ export class Jit {
         continue;
       }
       this.currentPage = entry.phys >>> 12;
+      this.currentRegion = entry.region;
       this.smc = 0;
       check = (entry.fn as RegionFunction)(end - c.instructionCount) !== 0 || check;
       this.currentPage = -1;
+      this.currentRegion = null;
     }
   }
 
@@ -229,9 +328,11 @@ export class Jit {
     const entry = this.lookup(MODE_SINGLE);
     if (entry === null || entry.lastByte >>> 0 > c.segLimit[CS]) return false;
     this.currentPage = entry.phys >>> 12;
+    this.currentRegion = entry.region;
     this.smc = 0;
     (entry.fn as RegionFunction)(1);
     this.currentPage = -1;
+    this.currentRegion = null;
     return true;
   }
 
@@ -264,7 +365,8 @@ export class Jit {
       this.stats.regionCalls++;
       return e;
     }
-    if (e.interpretOnly || e.hits++ < this.threshold || !this.enabledFlag) return null;
+    const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
+    if (e.interpretOnly || e.hits++ < threshold || !this.enabledFlag) return null;
     return this.compile(e) ? e : null;
   }
 
@@ -283,7 +385,8 @@ export class Jit {
     if (code === null) {
       // Kept in the page's list too, so that new code written there gets its chance.
       entry.interpretOnly = true;
-      this.addToPage(entry);
+      if (!entry.inPage) this.addToPage(entry);
+      markBytes(this.bytesOf(entry.phys >>> 12), [entry.phys, entry.phys + INSTRUCTION_MAX]);
       return false;
     }
     let factory: RegionFactory;
@@ -298,19 +401,19 @@ export class Jit {
       return false;
     }
     const fn = factory(c, c.reg32, this, this.runtime);
-    // The bytes from the first to the last byte of its blocks, all in the entry's page.
+    // The bytes from the first to the last byte of its blocks (all in the entry's page).
     let low = entry.phys;
     let high = entry.phys;
     for (const block of code.blocks) {
       low = Math.min(low, block.phys);
-      high = Math.max(high, block.phys + 16);
+      high = Math.max(high, block.phys + block.bytes);
     }
-    high = Math.min(high + ((code.lastByte - entry.eip) | 0), (entry.phys | 0xfff) + 1);
-    const region = new Region(fn, low, c.ram.slice(low, Math.max(low, high)));
+    const ranges: number[] = [];
+    for (const block of code.blocks) ranges.push(block.phys, block.phys + block.bytes);
+    const region = new Region(fn, ranges, low, c.ram.slice(low, high));
     region.epoch = this.epoch;
     for (const block of code.blocks) {
-      let e: Entry | null =
-        block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
+      const e = block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
       if (e.fn !== null && e !== entry) continue; // already compiled elsewhere: leave it
       e.fn = fn;
       e.region = region;
@@ -318,15 +421,21 @@ export class Jit {
       e.lastByte = code.lastByte;
       e.interpretOnly = false;
       e.epoch = this.epoch;
-      if (e.pageNext === null && this.pageEntries[e.phys >>> 12] !== e) this.addToPage(e);
-      e = null;
+      if (!e.inPage) this.addToPage(e);
     }
+    markBytes(this.bytesOf(entry.phys >>> 12), ranges);
     this.stats.regions++;
     this.stats.blocks += code.blocks.length;
     this.stats.translated += code.translated;
     this.stats.fallbacks += code.fallbacks;
     this.stats.compileMs += performance.now() - started;
     return true;
+  }
+
+  private bytesOf(page: number): Uint32Array {
+    let bits = this.codeBytes[page];
+    if (bits === null) this.codeBytes[page] = bits = new Uint32Array(128);
+    return bits;
   }
 
   private findOrAdd(phys: number, eip: number, mode: number): Entry {
@@ -344,6 +453,7 @@ export class Jit {
   /** Links `e` into its page's list and makes the page a code page. */
   private addToPage(e: Entry): void {
     const page = e.phys >>> 12;
+    e.inPage = true;
     const memory = this.cpu.memory;
     e.pageNext = this.pageEntries[page];
     this.pageEntries[page] = e;
@@ -377,13 +487,25 @@ export class Jit {
     region.epoch = this.epoch;
     const ram = this.cpu.ram;
     const bytes = region.bytes;
-    for (let i = 0; i < bytes.length; i++) {
-      if (ram[region.phys + i] !== bytes[i]) {
-        this.invalidatePage(region.phys >>> 12);
-        return false;
+    const r = region.ranges;
+    for (let i = 0; i < r.length; i += 2) {
+      for (let a = r[i]; a < r[i + 1]; a++) {
+        if (ram[a] !== bytes[a - region.low]) {
+          this.invalidatePage(a >>> 12);
+          return false;
+        }
       }
     }
     return true;
+  }
+}
+
+/** Sets the bits of a page's byte map for physical [start, end) pairs (clipped to the page). */
+function markBytes(bits: Uint32Array, ranges: readonly number[]): void {
+  for (let i = 0; i < ranges.length; i += 2) {
+    const first = ranges[i] & 0xfff;
+    const last = Math.min(ranges[i + 1] - 1, ranges[i] | 0xfff) & 0xfff;
+    for (let a = first; a <= last; a++) bits[a >> 5] |= 1 << (a & 31);
   }
 }
 

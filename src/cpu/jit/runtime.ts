@@ -5,7 +5,7 @@
  * lazy fields, and the exceptions a block raises itself. One runtime per Cpu (closures over its arrays).
  */
 import type { Cpu } from '../cpu.ts';
-import { EXC_GP, EXC_UD } from '../constants.ts';
+import { EXC_DE, EXC_GP, EXC_UD } from '../constants.ts';
 import {
   FLAG_AF,
   FLAG_CF,
@@ -21,7 +21,7 @@ import {
   SIGN_SHIFT,
   SIZE_MASK,
 } from '../flags.ts';
-import { mulHigh32Of } from '../ops/arith.ts';
+import { divide64, mulHigh32Of } from '../ops/arith.ts';
 import { TLB_MASK } from '../mmu.ts';
 
 // ---- Lazy flags over locals: the formulas of flags.ts (carryOf, overflowOf, getCF.., testCondition) ----
@@ -247,6 +247,48 @@ export function createRuntime(c: Cpu) {
     c.write32(seg, off, value);
   }
 
+  const rem = new Float64Array(1);
+  /** DIV r/m32 (as group3Ev32 /6 computes it, without BigInt). Returns EAX; EDX via remainder(). */
+  function div32(edx: number, eax: number, value: number): number {
+    const divisor = value >>> 0;
+    if (divisor === 0) c.raise(EXC_DE);
+    const high = edx >>> 0;
+    const low = eax >>> 0;
+    if (high >= divisor) c.raise(EXC_DE);
+    if (high === 0) {
+      rem[0] = low % divisor;
+      return Math.floor(low / divisor) | 0;
+    }
+    const q = divide64(high, low, divisor);
+    rem[0] = (low - Math.imul(q, divisor)) >>> 0;
+    return q | 0;
+  }
+  /** IDIV r/m32 (group3Ev32 /7). */
+  function idiv32(edx: number, eax: number, divisor: number): number {
+    if (divisor === 0) c.raise(EXC_DE);
+    if (edx === eax >> 31) {
+      if (eax === -0x80000000 && divisor === -1) c.raise(EXC_DE);
+      rem[0] = eax % divisor;
+      return Math.trunc(eax / divisor) | 0;
+    }
+    // |dividend| / |divisor| unsigned, then the signs.
+    const negative = edx < 0;
+    let low = eax >>> 0;
+    let high = edx >>> 0;
+    if (negative) {
+      low = (~eax + 1) >>> 0;
+      high = (~edx + (low === 0 ? 1 : 0)) >>> 0;
+    }
+    const magnitude = Math.abs(divisor);
+    if (high >= magnitude) c.raise(EXC_DE); // the quotient needs more than 32 bits
+    const q = divide64(high, low, magnitude);
+    rem[0] = (low - Math.imul(q, magnitude)) >>> 0;
+    const quotient = negative !== divisor < 0 ? -q : q;
+    if (quotient > 0x7fffffff || quotient < -0x80000000) c.raise(EXC_DE);
+    if (negative) rem[0] = -rem[0];
+    return quotient | 0;
+  }
+
   return {
     rd8,
     rd16,
@@ -260,6 +302,15 @@ export function createRuntime(c: Cpu) {
     },
     ud(): never {
       return c.raise(EXC_UD);
+    },
+    de(): never {
+      return c.raise(EXC_DE);
+    },
+    div32,
+    idiv32,
+    /** The remainder of the last div32/idiv32. */
+    remainder(): number {
+      return rem[0] | 0;
     },
     /** High half of a 32 x 32 multiply (the low half is Math.imul). */
     mulHi(a: number, b: number, signed: boolean): number {

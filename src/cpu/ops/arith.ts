@@ -427,9 +427,9 @@ function group3Ev32(c: Cpu, reg: number): void {
         r[EDX] = low % divisor;
         break;
       }
-      const dividend = (BigInt(high) << 32n) | BigInt(low);
-      r[EAX] = Number(dividend / BigInt(divisor)) | 0;
-      r[EDX] = Number(dividend % BigInt(divisor)) | 0;
+      const quotient = divide64(high, low, divisor);
+      r[EAX] = quotient;
+      r[EDX] = low - Math.imul(quotient, divisor); // the remainder: below the divisor, so its low 32 bits
       break;
     }
     default: {
@@ -444,14 +444,40 @@ function group3Ev32(c: Cpu, reg: number): void {
         r[EDX] = low % divisor;
         break;
       }
-      const dividend = (BigInt(high) << 32n) | BigInt(low >>> 0);
-      const quotient = dividend / BigInt(divisor); // BigInt division truncates toward zero, as IDIV does
-      if (quotient > 0x7fffffffn || quotient < -0x80000000n) c.raise(EXC_DE);
-      r[EAX] = Number(quotient) | 0;
-      r[EDX] = Number(dividend % BigInt(divisor)) | 0;
+      // |dividend| / |divisor| unsigned, then the signs: the quotient truncates toward zero, the remainder
+      // takes the dividend's sign.
+      const negative = high < 0;
+      let magLow = low >>> 0;
+      let magHigh = high >>> 0;
+      if (negative) {
+        magLow = (~low + 1) >>> 0;
+        magHigh = (~high + (magLow === 0 ? 1 : 0)) >>> 0;
+      }
+      const magDivisor = Math.abs(divisor);
+      if (magHigh >= magDivisor) c.raise(EXC_DE); // the quotient needs more than 32 bits
+      const magQuotient = divide64(magHigh, magLow, magDivisor);
+      const quotient = negative !== divisor < 0 ? -magQuotient : magQuotient;
+      if (quotient > 0x7fffffff || quotient < -0x80000000) c.raise(EXC_DE);
+      const magRemainder = (magLow - Math.imul(magQuotient, magDivisor)) | 0;
+      r[EAX] = quotient;
+      r[EDX] = negative ? -magRemainder : magRemainder;
       break;
     }
   }
+}
+
+/**
+ * Unsigned (high:low) / divisor for high < divisor (so the quotient fits in 32 bits), in two steps of 16
+ * bits: every partial dividend stays below divisor * 2^16 < 2^48, exact in a double, and each partial
+ * quotient is below 2^16, where a double resolves far finer than the 1/divisor a floor() could be misled
+ * by. Returns the quotient (0 to 2^32 - 1); the remainder is low - quotient * divisor (mod 2^32). No BigInt:
+ * it allocated on every 64-bit DIV and made the bench guest's muldiv kernel the interpreter's top entry.
+ */
+export function divide64(high: number, low: number, divisor: number): number {
+  let partial = high * 65536 + (low >>> 16);
+  const q1 = Math.floor(partial / divisor);
+  partial = (partial - q1 * divisor) * 65536 + (low & 0xffff);
+  return q1 * 65536 + Math.floor(partial / divisor);
 }
 
 /**
