@@ -12,7 +12,7 @@
  * runs several times slower.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -385,6 +385,14 @@ async function multiVmRows(ctx: Context): Promise<ResultRow[]> {
   return rows;
 }
 
+/** Writes the JSON whole or not at all (a reader never sees half a file). */
+function writeResults(path: string, results: BenchResults): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(results, null, 2) + '\n');
+  renameSync(temporary, path);
+}
+
 function gitCommit(root: string): string {
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
@@ -521,11 +529,10 @@ async function main(): Promise<void> {
       continue;
     }
     rows.push(...(await groups[group](ctx)));
-    mkdirSync(dirname(outPath), { recursive: true });
-    writeFileSync(outPath, JSON.stringify(results(), null, 2) + '\n');
+    writeResults(outPath, results());
   }
   const final = results();
-  writeFileSync(outPath, JSON.stringify(final, null, 2) + '\n');
+  writeResults(outPath, final);
   console.log(formatTable(rows));
   console.log(
     `\n${final.date}, ${final.host.cpus} CPUs (${final.host.cpuModel}), Node ${final.host.node}, load average ` +

@@ -3,7 +3,9 @@
  * shape of bench/results.json and the printed table. No timing is measured here.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   formatTable,
   makeRow,
@@ -154,10 +156,11 @@ describe('results JSON', () => {
     expect(validateResults([])).toEqual(['results: not an object']);
   });
 
-  it('bench/results.json, when present, has the shape', () => {
-    const path = new URL('../../bench/results.json', import.meta.url);
-    if (!existsSync(path)) return;
-    expect(validateResults(JSON.parse(readFileSync(path, 'utf8')))).toEqual([]);
+  it('the committed results files (bench/results-DATE.json) have the shape', () => {
+    const dir = fileURLToPath(new URL('../../bench/', import.meta.url));
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^results-.+\.json$/.test(f)) : [];
+    for (const f of files)
+      expect(validateResults(JSON.parse(readFileSync(join(dir, f), 'utf8'))), f).toEqual([]);
   });
 });
 
