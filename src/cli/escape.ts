@@ -1,13 +1,15 @@
 /**
- * The terminal escape of `qemu -nographic`: Ctrl-A followed by a command key. Ctrl-A x quits, Ctrl-A h
- * lists the keys, Ctrl-A Ctrl-A sends one Ctrl-A to the guest; other keys after Ctrl-A are dropped.
+ * The terminal escape of `qemu -nographic`: Ctrl-A followed by a command key. Ctrl-A x quits, Ctrl-A s saves
+ * the machine (to the --save file) and quits, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends one Ctrl-A to
+ * the guest; other keys after Ctrl-A are dropped.
  */
 export const ESCAPE_CHAR = 0x01; // Ctrl-A
 
-export type EscapeCommand = 'quit' | 'help';
+export type EscapeCommand = 'quit' | 'save' | 'help';
 
 export const ESCAPE_HELP =
-  'C-a h    print this help\nC-a x    exit visor86\nC-a C-a  send C-a to the guest\n';
+  'C-a h    print this help\nC-a x    exit visor86\n' +
+  'C-a s    save the machine to the --save file and exit\nC-a C-a  send C-a to the guest\n';
 
 export class EscapeFilter {
   private afterEscape = false;
@@ -32,6 +34,9 @@ export class EscapeFilter {
         this.onCommand('quit');
         // Nothing typed after the quit key reaches the guest.
         return out.subarray(0, n);
+      } else if (byte === 0x73 /* s */ || byte === 0x53 /* S */) {
+        // The runner decides whether the run ends (it does when there is a --save file).
+        this.onCommand('save');
       } else if (byte === 0x68 /* h */ || byte === 0x48 /* H */ || byte === 0x3f /* ? */) {
         this.onCommand('help');
       }

@@ -2,6 +2,7 @@
  * Host files for the command-line runner: kernel and initrd files read whole, disk and floppy images used
  * in place through a file-backed BlockDevice (guest writes reach the file, as with QEMU's default).
  */
+import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import type { BlockDevice } from '../devices/block-device.ts';
 import { checkSectorRange, SECTOR_SIZE } from '../devices/block-device.ts';
@@ -74,6 +75,20 @@ export class FileBlockDevice implements BlockDevice {
     if (!this.readOnly) fsyncSync(this.fd);
   }
 
+  /** SHA-256 of the whole file, as 'sha256:<hex>' (read in 1 MiB pieces). */
+  sha256(): string {
+    const hash = createHash('sha256');
+    const chunk = new Uint8Array(1 << 20);
+    const size = this.sectorCount * SECTOR_SIZE;
+    for (let at = 0; at < size;) {
+      const n = readSync(this.fd, chunk, 0, Math.min(chunk.length, size - at), at);
+      if (n === 0) throw new Error(`disk image ended early at byte ${at}`);
+      hash.update(chunk.subarray(0, n));
+      at += n;
+    }
+    return 'sha256:' + hash.digest('hex');
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -88,11 +103,15 @@ export interface OpenedImage {
   readOnly: boolean;
 }
 
-/** Opens a disk or floppy image file for the guest: read-write when allowed, else read-only. */
-export function openImage(what: string, path: string): OpenedImage {
+/**
+ * Opens a disk or floppy image file for the guest: read-write when allowed, else read-only. With `readOnly`
+ * (a base under a copy-on-write overlay) it is only ever opened for reading.
+ */
+export function openImage(what: string, path: string, options: { readOnly?: boolean } = {}): OpenedImage {
   let fd: number;
   let readOnly = false;
   try {
+    if (options.readOnly) throw Object.assign(new Error('read-only by request'), { code: 'EROFS' });
     fd = openSync(path, 'r+');
   } catch (e) {
     const code = (e as { code?: string }).code;
@@ -124,8 +143,8 @@ export function openImage(what: string, path: string): OpenedImage {
 }
 
 /** Opens a floppy image and checks its size is one the drive knows. */
-export function openFloppy(path: string): OpenedImage {
-  const image = openImage('floppy image', path);
+export function openFloppy(path: string, options: { readOnly?: boolean } = {}): OpenedImage {
+  const image = openImage('floppy image', path, options);
   try {
     floppyFormatFor(image.device.sectorCount);
   } catch (e) {

@@ -20,6 +20,10 @@ export interface RunOptions {
   serial: SerialTarget;
   until?: string;
   timeoutSeconds?: number;
+  /** Write the whole machine state here when the run ends (--save). */
+  save?: string;
+  /** Resume the machine saved in this file instead of booting one (--snapshot). */
+  snapshot?: string;
   help: boolean;
 }
 
@@ -30,6 +34,7 @@ export const MAX_DISKS = 4;
 export const MAX_FLOPPIES = 2;
 
 export const RUN_USAGE = `Usage: visor86 run [IMAGE] [options]
+       visor86 run --snapshot FILE [--until TEXT] [--timeout SEC] [--save FILE] [--serial ...]
 
 Runs one PC in the terminal, the way qemu -nographic does: what the guest sends to COM1 goes to stdout,
 what you type goes to COM1. The runner's own messages go to stderr.
@@ -48,13 +53,22 @@ Options:
   --serial stdio|file:FILE  where COM1 output goes (default stdio; with a file, stdin is not read)
   --until TEXT              stop with status 0 as soon as TEXT appears on COM1
   --timeout SEC             stop with status 124 after SEC seconds of wall-clock time
+  --save FILE               when the run ends (--until matched, --timeout, C-a s, C-a x, the guest
+                            stopping), write the whole machine to FILE: CPU, RAM, devices and the disks'
+                            changes. The image files are then not written: the guest's writes go to a
+                            copy-on-write overlay saved in FILE
+  --snapshot FILE           resume the machine saved in FILE (by --save) where it stopped; its disk and
+                            floppy images must still be at their paths, unchanged
   -h, --help                show this help
 
-Keys (stdin): C-a x quits, C-a h shows this list, C-a C-a sends C-a to the guest.
+Keys (stdin): C-a x quits, C-a s saves to the --save FILE and quits, C-a h shows this list,
+C-a C-a sends C-a to the guest.
 
 Exit status: the guest's isa-debug-exit status when it writes port 0xF4 ((value << 1) | 1, low 8 bits);
-0 when --until TEXT appeared, after C-a x, or when the guest halts with interrupts off; 1 when it halts
-that way before the --until text appeared; 124 on --timeout; 2 for bad options or unusable files.
+0 when --until TEXT appeared, after C-a x or C-a s, or when the guest halts with interrupts off; 1 when it
+halts that way before the --until text appeared, or when --save could not write its file; 124 on
+--timeout; 2 for bad options or unusable files (a snapshot that is corrupted, truncated, of another
+version or not a snapshot at all is refused with a message saying which).
 `;
 
 /** The options that take a value, and whether they may be repeated. */
@@ -68,6 +82,8 @@ const VALUE_OPTIONS = new Map<string, { repeat: boolean }>([
   ['--serial', { repeat: false }],
   ['--until', { repeat: false }],
   ['--timeout', { repeat: false }],
+  ['--save', { repeat: false }],
+  ['--snapshot', { repeat: false }],
 ]);
 
 function parseMemory(value: string): number {
@@ -164,10 +180,31 @@ export function parseRunArgs(args: readonly string[]): RunOptions {
       case '--timeout':
         options.timeoutSeconds = parseTimeout(value);
         break;
+      case '--save':
+        if (value === '') throw new UsageError('option --save needs a file name');
+        options.save = value;
+        break;
+      case '--snapshot':
+        if (value === '') throw new UsageError('option --snapshot needs a file name');
+        options.snapshot = value;
+        break;
     }
   }
   options.image = positional;
   if (options.help) return options;
+  if (options.snapshot !== undefined) {
+    // The snapshot names the machine: its memory, firmware, kernel and media.
+    const conflicting = [
+      positional !== undefined ? 'an IMAGE' : '',
+      ...['--kernel', '--initrd', '--append', '--memory', '--disk', '--floppy'].filter((o) => seen.has(o)),
+    ].filter((o) => o !== '');
+    if (conflicting.length > 0) {
+      throw new UsageError(
+        `--snapshot resumes the machine saved in the file; ${conflicting.join(', ')} cannot be given with it`,
+      );
+    }
+    return options;
+  }
   if (
     options.image === undefined &&
     !options.kernel &&

@@ -7,7 +7,8 @@
  * waits for input; a guest halted between timer interrupts is paced so its virtual time does not run ahead
  * of the wall clock. Nothing here is module state: several runners can share a process.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
@@ -20,8 +21,12 @@ import { NS_PER_INSTRUCTION } from '../machine/clock.ts';
 import { EscapeFilter, ESCAPE_HELP } from './escape.ts';
 import type { EscapeCommand } from './escape.ts';
 import { biosConfig } from './firmware.ts';
-import { FLOPPY_IMAGE_SIZES, openFloppy, openImage, readWholeFile } from './media.ts';
-import type { FileBlockDevice, OpenedImage } from './media.ts';
+import { describeFileError, FLOPPY_IMAGE_SIZES, openFloppy, openImage, readWholeFile } from './media.ts';
+import { createBaseImage, createOverlay } from '../machine/disk-overlay.ts';
+import type { PcConfig } from '../machine/pc.ts';
+import { readSnapshotFile, writeSnapshotFile } from './snapshot.ts';
+import type { MediaRef, SnapshotConfig } from './snapshot.ts';
+import type { FileBlockDevice } from './media.ts';
 import { MAX_DISKS, MAX_FLOPPIES, UsageError } from './options.ts';
 import type { RunOptions } from './options.ts';
 
@@ -56,7 +61,7 @@ const IF_FLAG = 0x200;
 export async function runVm(options: RunOptions, io: CliIo): Promise<number> {
   const runner = new VmRunner(options, io);
   try {
-    runner.setUp();
+    await runner.setUp();
   } catch (e) {
     runner.dispose();
     if (e instanceof UsageError) {
@@ -79,6 +84,10 @@ class VmRunner {
   private serialFd: number | null = null;
   private rebootKernel: (() => void) | null = null;
   private resetNotes = 0;
+  /** How to rebuild this board, written into --save files. */
+  private snapshotConfig: SnapshotConfig | null = null;
+  /** False once the emulation failed: its state is not worth saving. */
+  private saveable = true;
 
   // Typed input waiting for room in COM1's receiver.
   private readonly inputQueue: Uint8Array[] = [];
@@ -110,24 +119,82 @@ class VmRunner {
     this.untilBytes = options.until !== undefined ? Buffer.from(options.until, 'utf8') : null;
   }
 
-  /** Opens the files, builds the PC and loads what it boots. Throws UsageError for unusable input. */
-  setUp(): void {
+  /** Opens the files, builds the PC and loads what it boots (or restores it). Throws UsageError for bad input. */
+  async setUp(): Promise<void> {
     const o = this.options;
-    const disks: BlockDevice[] = [];
-    const floppies: BlockDevice[] = [];
-    const keep = (image: OpenedImage, path: string): BlockDevice => {
-      this.images.push(image.device);
+    if (o.save !== undefined) checkWritablePath(o.save);
+    if (o.snapshot !== undefined) await this.setUpFromSnapshot(o.snapshot);
+    else this.setUpFresh();
+  }
+
+  /** Opens `path` for a media slot; with copy-on-write, read-only under a new overlay, recorded in `refs`. */
+  private openMedium(
+    path: string,
+    floppy: boolean,
+    cow: boolean,
+    slot: string,
+    refs: Record<string, MediaRef>,
+    expected?: MediaRef,
+  ): BlockDevice {
+    const image = floppy
+      ? openFloppy(path, { readOnly: cow })
+      : openImage('disk image', path, { readOnly: cow });
+    this.images.push(image.device);
+    if (!cow) {
       if (image.readOnly) this.note(`'${path}' is read-only on the host: the guest cannot write to it`);
       return image.device;
-    };
-    if (o.image !== undefined) {
-      const image = openImage('disk image', o.image);
-      (FLOPPY_IMAGE_SIZES.includes(image.size) ? floppies : disks).push(keep(image, o.image));
     }
-    for (const path of o.disks) disks.push(keep(openImage('disk image', path), path));
-    for (const path of o.floppies) floppies.push(keep(openFloppy(path), path));
-    if (disks.length > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} hard disks`);
-    if (floppies.length > MAX_FLOPPIES) throw new UsageError(`at most ${MAX_FLOPPIES} floppies (A: and B:)`);
+    if (expected && image.size !== expected.bytes) {
+      throw new UsageError(
+        `${floppy ? 'floppy' : 'disk'} image '${path}' is ${image.size} bytes; the snapshot was taken over ` +
+          `${expected.bytes} bytes`,
+      );
+    }
+    const sha256 = image.device.sha256();
+    if (expected && sha256 !== expected.sha256) {
+      throw new UsageError(
+        `${floppy ? 'floppy' : 'disk'} image '${path}' has changed since the snapshot was taken ` +
+          '(its SHA-256 differs); the saved disk changes only fit the original',
+      );
+    }
+    refs[slot] = { path: resolve(path), bytes: image.size, sha256 };
+    return createOverlay(createBaseImage(image.device, sha256));
+  }
+
+  private setUpFresh(): void {
+    const o = this.options;
+    // With --save the guest writes to a copy-on-write overlay that goes into the snapshot, so the images on
+    // the host stay as they are and the snapshot can be resumed over them.
+    const cow = o.save !== undefined;
+    const disks: BlockDevice[] = [];
+    const floppies: BlockDevice[] = [];
+    const refs: Record<string, MediaRef> = {};
+    const diskPaths: string[] = [];
+    const floppyPaths: string[] = [];
+    if (o.image !== undefined) {
+      let size = 0;
+      try {
+        size = statSync(o.image).size;
+      } catch {
+        // openImage reports it
+      }
+      (FLOPPY_IMAGE_SIZES.includes(size) ? floppyPaths : diskPaths).push(o.image);
+    }
+    diskPaths.push(...o.disks);
+    floppyPaths.push(...o.floppies);
+    if (diskPaths.length > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} hard disks`);
+    if (floppyPaths.length > MAX_FLOPPIES)
+      throw new UsageError(`at most ${MAX_FLOPPIES} floppies (A: and B:)`);
+    diskPaths.forEach((path, i) => {
+      // The positional IMAGE is a floppy only when its size says so; --floppy images are checked as floppies.
+      disks.push(this.openMedium(path, false, cow, `disk${i}`, refs));
+    });
+    floppyPaths.forEach((path, i) => floppies.push(this.openMedium(path, true, cow, `floppy${i}`, refs)));
+    if (cow && (disks.length > 0 || floppies.length > 0)) {
+      this.note(
+        'with --save the guest writes to a copy-on-write overlay saved in the snapshot; images stay unchanged',
+      );
+    }
 
     const kernel = o.kernel !== undefined ? readWholeFile('kernel', o.kernel) : null;
     const initrd = o.initrd !== undefined ? readWholeFile('initrd', o.initrd) : undefined;
@@ -138,37 +205,30 @@ class VmRunner {
       );
     }
 
-    if (o.serial.kind === 'file') {
-      try {
-        this.serialFd = openSync(o.serial.path, 'w');
-      } catch (e) {
-        throw new UsageError(`cannot write serial output file '${o.serial.path}': ${(e as Error).message}`);
-      }
-    }
-
-    const pc = createPc({
+    const firmware = kernel ? null : biosConfig();
+    const pc = this.buildPc({
       // Direct kernel boot runs no firmware, so COM1 carries nothing but the guest's own output.
-      ...(kernel ? {} : biosConfig()),
+      ...(firmware ?? {}),
       memoryMiB: o.memoryMiB,
       disks,
       floppies,
-      onSerialOutput: (com, bytes) => {
-        if (com === 0) this.serialOutput(bytes);
-      },
     });
-    this.pc = pc;
+    this.snapshotConfig = {
+      memoryMiB: o.memoryMiB,
+      firmware: firmware ? 'bios' : 'none',
+      serialMirror: firmware?.bios?.serialMirror ?? false,
+      kernel: o.kernel
+        ? {
+            path: resolve(o.kernel),
+            initrd: o.initrd !== undefined ? resolve(o.initrd) : null,
+            append: o.append ?? null,
+          }
+        : null,
+      media: refs,
+    };
 
     if (kernel) {
-      const boot = () => {
-        if (isLinuxKernel(kernel)) {
-          bootLinux(pc, kernel, { initrd, cmdline: o.append });
-        } else {
-          bootMultiboot(pc, kernel, {
-            cmdline: o.append ?? '',
-            modules: initrd ? [{ data: initrd, string: o.initrd }] : [],
-          });
-        }
-      };
+      const boot = () => bootKernel(pc, kernel, initrd, o.initrd, o.append);
       try {
         boot();
       } catch (e) {
@@ -176,6 +236,69 @@ class VmRunner {
       }
       this.rebootKernel = boot;
     }
+  }
+
+  /** Rebuilds the board a snapshot names over the same images, then restores it. */
+  private async setUpFromSnapshot(path: string): Promise<void> {
+    const loaded = await readSnapshotFile(path);
+    const config = loaded.config;
+    const refs: Record<string, MediaRef> = {};
+    const disks: Array<BlockDevice | undefined> = [];
+    const floppies: Array<BlockDevice | undefined> = [];
+    for (const [slot, ref] of Object.entries(config.media)) {
+      const floppy = slot.startsWith('floppy');
+      const index = Number(slot.slice(floppy ? 6 : 4));
+      const device = this.openMedium(ref.path, floppy, true, slot, refs, ref);
+      (floppy ? floppies : disks)[index] = device;
+    }
+    const pc = this.buildPc({
+      ...(config.firmware === 'bios'
+        ? { firmware: 'bios', bios: { serialMirror: config.serialMirror } }
+        : {}),
+      memoryMiB: config.memoryMiB,
+      disks,
+      floppies,
+    });
+    try {
+      pc.loadState(loaded.machine);
+    } catch (e) {
+      throw new UsageError(`snapshot '${path}': ${(e as Error).message}`);
+    }
+    this.snapshotConfig = { ...config, media: refs };
+    const kernel = config.kernel;
+    if (kernel) {
+      // The kernel is in RAM already; its file is needed again only if the guest resets the machine.
+      this.rebootKernel = () => {
+        const image = readWholeFile('kernel', kernel.path);
+        const initrd = kernel.initrd !== null ? readWholeFile('initrd', kernel.initrd) : undefined;
+        bootKernel(pc, image, initrd, kernel.initrd ?? undefined, kernel.append ?? undefined);
+      };
+    }
+    this.note(`resumed '${path}' (saved ${loaded.created})`);
+  }
+
+  private buildPc(config: PcConfig): Pc {
+    let pc: Pc;
+    try {
+      pc = createPc({
+        ...config,
+        onSerialOutput: (com, bytes) => {
+          if (com === 0) this.serialOutput(bytes);
+        },
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    this.pc = pc;
+    const o = this.options;
+    if (o.serial.kind === 'file') {
+      try {
+        this.serialFd = openSync(o.serial.path, 'w');
+      } catch (e) {
+        throw new UsageError(`cannot write serial output file '${o.serial.path}': ${(e as Error).message}`);
+      }
+    }
+    return pc;
   }
 
   async run(): Promise<number> {
@@ -220,6 +343,7 @@ class VmRunner {
         reason = pc.run(budget);
       } catch (e) {
         this.note(`emulation stopped: ${(e as Error).message}`);
+        this.saveable = false;
         this.finish(1);
         break;
       }
@@ -256,7 +380,23 @@ class VmRunner {
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return this.result ?? 0;
+    const status = this.result ?? 0;
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = null;
+    if (o.save !== undefined) {
+      if (!this.saveable) {
+        this.note(`the machine state is not saved to '${o.save}': the emulation failed`);
+        return status;
+      }
+      try {
+        const bytes = await writeSnapshotFile(o.save, this.snapshotConfig!, pc);
+        this.note(`saved the machine to '${o.save}' (${bytes} bytes)`);
+      } catch (e) {
+        this.note((e as Error).message);
+        return status === 0 || status === EXIT_TIMEOUT ? 1 : status;
+      }
+    }
+    return status;
   }
 
   /** Releases files, the terminal and listeners; safe to call more than once. */
@@ -369,6 +509,14 @@ class VmRunner {
   private escapeCommand(command: EscapeCommand): void {
     if (command === 'help') {
       this.io.stderr.write(ESCAPE_HELP);
+    } else if (command === 'save') {
+      const lf = this.rawMode ? '\n' : '';
+      if (this.options.save === undefined) {
+        this.io.stderr.write(`${lf}visor86: C-a s saves to the file given with --save; there is none\n`);
+      } else {
+        this.io.stderr.write(`${lf}visor86: C-a s: saving the machine and stopping\n`);
+        this.finish(0);
+      }
     } else {
       this.io.stderr.write(`${this.rawMode ? '\n' : ''}visor86: terminated by C-a x\n`);
       this.finish(0);
@@ -405,6 +553,46 @@ class VmRunner {
   private afterReset(): void {
     if (!this.rebootKernel) return;
     if (this.resetNotes++ < 3) this.note('the guest reset the machine; booting the kernel again');
-    this.rebootKernel();
+    try {
+      this.rebootKernel();
+    } catch (e) {
+      this.note(`cannot boot the kernel again: ${(e as Error).message}`);
+      this.finish(1);
+    }
+  }
+}
+
+/** Loads a Linux bzImage or a Multiboot kernel (with its initrd as module 0) and points the CPU at it. */
+function bootKernel(
+  pc: Pc,
+  kernel: Uint8Array,
+  initrd: Uint8Array | undefined,
+  initrdName: string | undefined,
+  cmdline: string | undefined,
+): void {
+  if (isLinuxKernel(kernel)) {
+    bootLinux(pc, kernel, { initrd, cmdline });
+  } else {
+    bootMultiboot(pc, kernel, {
+      cmdline: cmdline ?? '',
+      modules: initrd ? [{ data: initrd, string: initrdName }] : [],
+    });
+  }
+}
+
+/** Refuses a --save path whose directory does not exist or that names a directory, before the run starts. */
+function checkWritablePath(path: string): void {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dirname(resolve(path))).isDirectory();
+  } catch (e) {
+    throw new UsageError(`cannot write snapshot '${path}': ${describeFileError(e)}`);
+  }
+  if (!isDirectory)
+    throw new UsageError(`cannot write snapshot '${path}': a part of the path is not a directory`);
+  try {
+    if (statSync(path).isDirectory()) throw new UsageError(`cannot write snapshot '${path}': is a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
   }
 }
