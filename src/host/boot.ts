@@ -17,7 +17,7 @@ import type { BootMedia, VmConfig } from './protocol.ts';
 import { checkMedia } from './media.ts';
 
 /** The kernel command line a Linux guest gets unless its catalog entry says otherwise. */
-export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1';
+export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0';
 
 /**
  * The disks a VM keeps across resets and power cycles (they live as long as its worker). Each remembers

@@ -28,8 +28,8 @@ export interface CatalogEntry {
 
 export type Fetcher = (url: string, init?: RequestInit) => Promise<Response>;
 
-/** The Linux kernel command line: serial console on COM1, no reboot loop on panic. */
-export const LINUX_CMDLINE = 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1';
+/** The Linux kernel command line: the kernel's console on COM1 (README, "Linux": why nothing more). */
+export const LINUX_CMDLINE = 'console=ttyS0';
 
 /**
  * Reads catalog.json (schema and checks: src/machine/guest-images.ts, images/README.md). A catalog that
