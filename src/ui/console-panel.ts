@@ -229,7 +229,15 @@ export class ConsolePanel {
     this.buttons.power.disabled = !on && !isAllowed(state, 'power-on');
 
     // Switch to the screen by itself when the guest draws there and says nothing on COM1.
-    if (!this.viewChosen && this.view === 'serial' && vm.usesScreen && !vm.usesSerial)
+    // A guest that said it talks on COM1 keeps its serial console (a VM reverted to a snapshot draws its
+    // screen before it writes anything new to COM1).
+    if (
+      !this.viewChosen &&
+      this.view === 'serial' &&
+      vm.usesScreen &&
+      !vm.usesSerial &&
+      vm.console !== 'serial'
+    )
       this.setView('screen', false);
     this.viewButtons.screen.classList.toggle('has-content', vm.usesScreen);
     this.viewButtons.serial.classList.toggle('has-content', vm.usesSerial);

@@ -85,18 +85,19 @@ export class SnapshotPanel {
       button('snap-delete', 'trash', 'Delete', () => void this.deleteSelected(), 'secondary'),
       h('span', { class: 'tool-sep' }),
       button('snap-export', 'download', 'Export snapshot', () => void this.exportSelected(), 'secondary'),
-      button('vm-export', 'download', 'Export VM', () => void this.exportVm(), 'secondary'),
-      h('span', { class: 'spacer' }),
-      h(
-        'label',
-        {
-          class: 'btn tool secondary',
-          for: 'import-file-input',
-          title: 'Import a VM or snapshot file (or drop it on the page)',
-        },
-        icon('upload'),
-        h('span', { class: 'label' }, 'Import'),
-      ),
+      h('span', { class: 'tool-sep' }),
+      button('vm-export', 'download', 'Export VM', () => void this.exportVm()),
+    );
+    for (const b of this.buttons.values()) b.setAttribute('aria-label', b.title);
+    const importButton = h(
+      'label',
+      {
+        class: 'btn small-btn',
+        for: 'import-file-input',
+        title: 'Import a VM or snapshot file (or drop it on the page)',
+      },
+      icon('upload'),
+      'Import',
     );
     this.treeEl = h('ul', { class: 'snap-tree', role: 'tree', 'aria-label': 'Snapshot tree' });
     this.treeEl.addEventListener('keydown', (e) => this.onTreeKey(e));
@@ -120,12 +121,17 @@ export class SnapshotPanel {
       'section',
       { class: 'panel snapshot-panel', 'aria-label': 'Snapshots' },
       h(
-        'h2',
-        { class: 'section-title' },
-        'Snapshots',
-        this.title,
-        h('span', { class: 'spacer' }),
-        this.usageEl,
+        'div',
+        { class: 'snap-head' },
+        h(
+          'h2',
+          { class: 'section-title' },
+          'Snapshots',
+          this.title,
+          h('span', { class: 'spacer' }),
+          this.usageEl,
+        ),
+        importButton,
       ),
       this.fileInput,
       toolbar,
@@ -183,6 +189,13 @@ export class SnapshotPanel {
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       void this.submitDialog();
+    });
+    // Enter in the description is a new line; Ctrl+Enter (or ⌘+Enter) takes the snapshot from anywhere.
+    form.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        void this.submitDialog();
+      }
     });
     this.dialog = h('dialog', { class: 'dialog snapshot-dialog', 'aria-label': 'Snapshot' }, form);
     this.render();
@@ -394,9 +407,10 @@ export class SnapshotPanel {
     this.nameInput.value = `Snapshot ${this.store.tree(vm.id).size + 1}`;
     this.descriptionInput.value = '';
     this.dialogNote.textContent =
-      vm.state === 'off'
+      (vm.state === 'off'
         ? 'The VM is powered off: the snapshot keeps its disks.'
-        : `The VM is ${vm.state}: the snapshot keeps its memory and disks, and reverting resumes it exactly here.`;
+        : `The VM is ${vm.state}: the snapshot keeps its memory and disks, and reverting resumes it exactly here.`) +
+      ' Ctrl+Enter takes it.';
     this.showDialogError('');
     this.dialog.showModal();
     this.nameInput.select();
