@@ -193,10 +193,21 @@ export class Cpu {
   /** Set by the JIT in mode 'on': stepUnchecked runs one-instruction compiled blocks. */
   jitStepping = false;
 
+  /** The port bus as the I/O instructions reach it (through PollingIoBus, see run()). */
+  readonly io: IoBus;
+  /**
+   * Set when INTR may have changed since the run loop last looked at it: by every I/O access (the only way
+   * an instruction reaches a device that raises IRQs), while IF is clear, and at the start of run() (the
+   * board runs timers between runs). Polling the PIC only then, instead of before every instruction, is what
+   * makes "devices are looked at only at block boundaries or deadlines" hold for the interpreter too.
+   */
+  interruptPoll = 1;
+
   constructor(
     readonly memory: PhysicalMemory,
-    readonly io: IoBus,
+    bus: IoBus,
   ) {
+    this.io = new PollingIoBus(this, bus);
     this.ram = memory.ram;
     this.mmu = new Mmu(this);
     memory.onLayoutChange(() => this.mmu.flush(true));
@@ -439,13 +450,40 @@ export class Cpu {
   }
 
   fetch16(): number {
+    const eip = this.eip;
+    const linear = (this.segBase[CS] + eip) | 0;
+    // Fast path: both bytes in the cached code page, within the CS limit and the 15-byte limit (the checks
+    // fetch8 makes per byte, made once).
+    if (
+      (linear & ~0xfff) === this.fetchPage &&
+      (linear & 0xfff) !== 0xfff &&
+      eip + 1 - this.instrStart < 15 &&
+      (eip >>> 0) + 1 <= this.segLimit[CS]
+    ) {
+      this.eip = (eip + 2) | 0;
+      const a = this.fetchPhys | (linear & 0xfff);
+      return this.ram[a] | (this.ram[a + 1] << 8);
+    }
     const lo = this.fetch8();
     return lo | (this.fetch8() << 8);
   }
 
   fetch32(): number {
-    const lo = this.fetch16();
-    return lo | (this.fetch16() << 16);
+    const eip = this.eip;
+    const linear = (this.segBase[CS] + eip) | 0;
+    if (
+      (linear & ~0xfff) === this.fetchPage &&
+      (linear & 0xfff) <= 0xffc &&
+      eip + 3 - this.instrStart < 15 &&
+      (eip >>> 0) + 3 <= this.segLimit[CS]
+    ) {
+      this.eip = (eip + 4) | 0;
+      const ram = this.ram;
+      const a = this.fetchPhys | (linear & 0xfff);
+      return ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
+    }
+    const lo = this.fetch8() | (this.fetch8() << 8);
+    return lo | (this.fetch8() << 16) | (this.fetch8() << 24);
   }
 
   /** Fetches an immediate of the current operand size (16 or 32 bits). */
@@ -846,9 +884,13 @@ export class Cpu {
       try {
         if (this.jit.enabled) this.jit.run(end);
         else {
+          this.interruptPoll = 1;
           while (this.instructionCount < end && !this.halted && !this.stopRequested) {
-            if (this.nmiPending || (this.flags & FLAG_IF && this.interruptController !== null)) {
-              this.serviceInterrupts();
+            if (this.nmiPending) this.serviceInterrupts();
+            else if ((this.flags & FLAG_IF) === 0) this.interruptPoll = 1;
+            else if (this.interruptPoll !== 0 && this.interruptShadow === 0 && this.interruptController) {
+              // An interrupt delivered through a trap gate leaves IF set: look again after it.
+              this.interruptPoll = this.serviceInterrupts() ? 1 : 0;
             }
             this.stepUnchecked();
           }
@@ -857,8 +899,45 @@ export class Cpu {
         if (e !== CPU_FAULT) throw e;
         this.deliverFault();
         this.instructionCount++;
+        this.interruptPoll = 1;
       }
     }
     return this.instructionCount - start;
+  }
+}
+
+/**
+ * The board's port bus seen through the CPU: an access may change an interrupt request line (a UART's THR
+ * write, an EOI to the PIC, an unmask), so each one tells the run loop to poll INTR before the next
+ * instruction.
+ */
+class PollingIoBus implements IoBus {
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly bus: IoBus,
+  ) {}
+  in8(port: number): number {
+    this.cpu.interruptPoll = 1;
+    return this.bus.in8(port);
+  }
+  in16(port: number): number {
+    this.cpu.interruptPoll = 1;
+    return this.bus.in16(port);
+  }
+  in32(port: number): number {
+    this.cpu.interruptPoll = 1;
+    return this.bus.in32(port);
+  }
+  out8(port: number, value: number): void {
+    this.cpu.interruptPoll = 1;
+    this.bus.out8(port, value);
+  }
+  out16(port: number, value: number): void {
+    this.cpu.interruptPoll = 1;
+    this.bus.out16(port, value);
+  }
+  out32(port: number, value: number): void {
+    this.cpu.interruptPoll = 1;
+    this.bus.out32(port, value);
   }
 }

@@ -28,8 +28,12 @@ const HASH_SIZE = 1 << HASH_BITS;
 const HASH_MASK = HASH_SIZE - 1;
 /** Entries (block starts) kept before the whole cache is dropped. */
 const MAX_ENTRIES = 1 << 17;
-/** Executions of a block start before it is compiled (mode 'auto'). */
-const DEFAULT_THRESHOLD = 24;
+/**
+ * Executions of a block start before it is compiled (mode 'auto'). Compiling costs about a millisecond per
+ * region; code run fewer times than this (boot code, the CPU test programs) is cheaper to interpret, and hot
+ * loops reach it at once (the kernel decompressor ran as fast with 24, 100 or 400).
+ */
+const DEFAULT_THRESHOLD = 100;
 
 /**
  * A compiled region: runs blocks from CS:EIP for at most `budget` instructions. Returns 0 when it ran only
@@ -136,6 +140,8 @@ export class Jit {
    */
   private readonly rewrites: Uint8Array;
   private entryCount = 0;
+  /** Whether the hash table (and so any page list) may hold entries (see flush). */
+  private tableUsed = false;
   private currentPage = -1;
   private readonly runtime: JitRuntime;
   private functionsWork: boolean | null = null;
@@ -178,6 +184,12 @@ export class Jit {
 
   /** Drops everything compiled (reset, and when the cache is full). */
   flush(): void {
+    this.stats.flushes++;
+    this.smc = 1;
+    // Nothing looked up since the last flush (the interpreter alone ran, e.g. a test resetting the CPU
+    // before each instruction): nothing to drop.
+    if (!this.tableUsed) return;
+    this.tableUsed = false;
     this.table.fill(null);
     for (let page = 0; page < this.pageEntries.length; page++) {
       let e = this.pageEntries[page];
@@ -196,8 +208,6 @@ export class Jit {
     this.codeBytes.fill(null);
     this.rewrites.fill(0);
     this.entryCount = 0;
-    this.stats.flushes++;
-    this.smc = 1;
   }
 
   /** Drops everything compiled from RAM page `page`. */
@@ -359,6 +369,7 @@ export class Jit {
       e = new Entry(phys, eip, mode);
       e.hashNext = this.table[h];
       this.table[h] = e;
+      this.tableUsed = true;
     }
     if (e.epoch !== this.epoch && !this.verify(e)) return null;
     if (e.fn !== null) {
@@ -378,6 +389,7 @@ export class Jit {
       // The entry was dropped from the table with the rest: put it back.
       entry.hashNext = this.table[hash(entry.phys, entry.eip)];
       this.table[hash(entry.phys, entry.eip)] = entry;
+      this.tableUsed = true;
     }
     const started = performance.now();
     const code = generateRegion(c.ram, entry.phys, entry.eip, entry.mode);
@@ -446,6 +458,7 @@ export class Jit {
       e = new Entry(phys, eip, mode);
       e.hashNext = this.table[h];
       this.table[h] = e;
+      this.tableUsed = true;
     }
     return e;
   }
