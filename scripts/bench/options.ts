@@ -12,8 +12,8 @@ export type WorkloadGroup = (typeof WORKLOAD_GROUPS)[number];
 /** Default wall-clock limit of one run of each workload, in seconds. */
 export const DEFAULT_TIMEOUT_SECONDS: Record<WorkloadGroup, number> = {
   bench: 300,
-  linux: 900,
-  busybox: 1200,
+  linux: 1800,
+  busybox: 2400,
   multivm: 900,
 };
 
