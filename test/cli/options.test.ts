@@ -56,6 +56,31 @@ describe('parseRunArgs', () => {
     expect(() => parseRunArgs(['--kernel', 'a', '--until', ''])).toThrow(/--until needs/);
   });
 
+  it('parses --save and --snapshot; --snapshot needs nothing to boot and takes no machine options', () => {
+    const saved = parseRunArgs(['disk.img', '--save', 'vm.v86']);
+    expect(saved.save).toBe('vm.v86');
+    const resumed = parseRunArgs([
+      '--snapshot=vm.v86',
+      '--until',
+      'login:',
+      '--timeout',
+      '5',
+      '--save',
+      'b.v86',
+    ]);
+    expect(resumed.snapshot).toBe('vm.v86');
+    expect(resumed.save).toBe('b.v86');
+    expect(resumed.until).toBe('login:');
+    expect(() => parseRunArgs(['disk.img', '--snapshot', 'vm.v86'])).toThrow(
+      /--snapshot resumes the machine saved in the file; an IMAGE cannot be given with it/,
+    );
+    expect(() => parseRunArgs(['--snapshot', 'vm.v86', '--memory', '64', '--disk', 'd.img'])).toThrow(
+      /--memory, --disk cannot be given/,
+    );
+    expect(() => parseRunArgs(['--kernel', 'k', '--save', ''])).toThrow(/--save needs a file name/);
+    expect(() => parseRunArgs(['--snapshot', 'a', '--snapshot', 'b'])).toThrow(/given more than once/);
+  });
+
   it('accepts --help anywhere without needing something to boot', () => {
     expect(parseRunArgs(['--help']).help).toBe(true);
     expect(parseRunArgs(['-h', '--kernel', 'k']).help).toBe(true);
@@ -84,6 +109,11 @@ describe('EscapeFilter (C-a)', () => {
     expect(filter(['1\x01h2'])).toEqual({ out: '12', commands: ['help'] });
     expect(filter(['1\x01x2'])).toEqual({ out: '1', commands: ['quit'] });
     expect(filter(['\x01', 'x'])).toEqual({ out: '', commands: ['quit'] });
+  });
+
+  it('reports C-a s and lets what follows through (the runner decides whether the run ends)', () => {
+    expect(filter(['1\x01s2'])).toEqual({ out: '12', commands: ['save'] });
+    expect(filter(['\x01', 'S'])).toEqual({ out: '', commands: ['save'] });
   });
 
   it('drops unknown C-a commands', () => {
