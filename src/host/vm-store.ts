@@ -5,7 +5,8 @@
  *
  * Records per VM (keys in the StorageBackend):
  *   vm/<id>/meta                 JSON: name, image, console, configuration without media, snapshot tree
- *   vm/<id>/media                snapshot container: the boot media (kernel, initrd, disk or floppy image)
+ *   media/<sha256>               snapshot container: boot media (kernel, initrd, disk or floppy image),
+ *                                named by its payload hash and shared by every VM made from the same media
  *   vm/<id>/disk                 snapshot container: the disks now, a layer over the media (disk-layer.ts)
  *   vm/<id>/snap/<sid>/machine   snapshot container: Pc.saveState() (running and paused snapshots)
  *   vm/<id>/snap/<sid>/disk      snapshot container: the sectors changed since the parent snapshot
@@ -74,13 +75,21 @@ interface VmMeta {
   console?: 'serial' | 'vga';
   createdAt: number;
   config: Omit<VmConfig, 'media' | 'name'>;
+  /** The media record's hash (key `media/<hash>`). */
+  media: string;
   tree: SnapshotTreeJson;
+}
+
+/** The name of a media container in storage: the hex SHA-256 its header carries. */
+function mediaHash(container: Uint8Array): string {
+  return Array.from(container.subarray(16, 48), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 const key = {
   prefix: (vm: string) => `vm/${vm}/`,
   meta: (vm: string) => `vm/${vm}/meta`,
-  media: (vm: string) => `vm/${vm}/media`,
+  /** Boot media, shared: named by the SHA-256 of the container's payload (bytes 16-47 of its header). */
+  media: (hash: string) => `media/${hash}`,
   disk: (vm: string) => `vm/${vm}/disk`,
   machine: (vm: string, snap: string) => `vm/${vm}/snap/${snap}/machine`,
   layer: (vm: string, snap: string) => `vm/${vm}/snap/${snap}/disk`,
@@ -92,6 +101,10 @@ const encodeLayer = (layer: DiskLayer) => encodeSnapshot(layerToState(layer));
 export class VmStore {
   private readonly trees = new Map<string, SnapshotTree>();
   private readonly usageById = new Map<string, VmUsage>();
+  /** Bytes of every record (shared media counted once). */
+  private totalBytes = 0;
+  /** The media hash of each stored VM. */
+  private readonly mediaOf = new Map<string, string>();
   private readonly persisted = new Set<string>();
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<(event: VmStoreEvent) => void>();
@@ -125,11 +138,9 @@ export class VmStore {
     return this.usageById.get(vmId) ?? { definition: 0, disks: 0, snapshots: 0, total: 0 };
   }
 
-  /** Bytes all VMs take in storage. */
+  /** Bytes all VMs take in storage (media shared by several VMs counted once). */
   totalUsage(): number {
-    let n = 0;
-    for (const usage of this.usageById.values()) n += usage.total;
-    return n;
+    return this.totalBytes;
   }
 
   /**
@@ -154,7 +165,8 @@ export class VmStore {
     const restored: VmRecord[] = [];
     for (const meta of metas) {
       try {
-        const media = mediaFromState(await decodeSnapshot(await this.mustGet(key.media(meta.id))));
+        const media = mediaFromState(await decodeSnapshot(await this.mustGet(key.media(meta.media))));
+        this.mediaOf.set(meta.id, meta.media);
         const layers = new Map<string, DiskLayer>();
         for (const node of meta.tree.nodes) {
           const bytes = await this.backend.get(key.layer(meta.id, node.id));
@@ -200,10 +212,13 @@ export class VmStore {
         this.persisted.delete(vm.id);
         this.trees.delete(vm.id);
         void this.queue(vm.id, async () => {
-          const keys = await this.backend.list(key.prefix(vm.id));
-          await this.backend.commit(new Map(), [...keys.keys()]);
+          const keys = [...(await this.backend.list(key.prefix(vm.id))).keys()];
+          const media = this.mediaOf.get(vm.id);
+          this.mediaOf.delete(vm.id);
+          if (media && ![...this.mediaOf.values()].includes(media)) keys.push(key.media(media));
+          await this.backend.commit(new Map(), keys);
           this.usageById.delete(vm.id);
-          this.emit({ type: 'usage', vmId: vm.id });
+          await this.refreshUsage(null);
         }).catch((e) => this.report(vm.id, e));
         return;
       case 'changed': {
@@ -243,10 +258,11 @@ export class VmStore {
 
   private async saveNewVm(vm: VmRecord): Promise<void> {
     if (!this.hypervisor.get(vm.id)) return;
-    const put = new Map<string, Uint8Array>([
-      [key.meta(vm.id), json(this.meta(vm))],
-      [key.media(vm.id), await encodeSnapshot(mediaToState(vm.config.media))],
-    ]);
+    const media = await encodeSnapshot(mediaToState(vm.config.media));
+    this.mediaOf.set(vm.id, mediaHash(media));
+    const put = new Map<string, Uint8Array>([[key.meta(vm.id), json(this.meta(vm))]]);
+    if ((await this.backend.list(key.media(mediaHash(media)))).size === 0)
+      put.set(key.media(mediaHash(media)), media);
     await this.backend.commit(put);
     await this.refreshUsage(vm.id);
   }
@@ -274,6 +290,7 @@ export class VmStore {
       console: vm.console,
       createdAt: vm.createdAt,
       config,
+      media: this.mediaOf.get(vm.id) ?? '',
       tree: this.tree(vm.id).toJSON(),
     };
   }
@@ -498,11 +515,15 @@ export class VmStore {
     try {
       await this.queue(vmId, async () => {
         this.trees.set(vmId, parts.tree);
+        const media = await encodeSnapshot(mediaToState(parts.media));
+        this.mediaOf.set(vmId, mediaHash(media));
         const put = new Map<string, Uint8Array>([
           [key.meta(vmId), json(this.meta(record))],
-          [key.media(vmId), await encodeSnapshot(mediaToState(parts.media))],
           [key.disk(vmId), parts.disk],
         ]);
+        if ((await this.backend.list(key.media(mediaHash(media)))).size === 0) {
+          put.set(key.media(mediaHash(media)), media);
+        }
         for (const [id, snap] of parts.snapshots) {
           put.set(key.layer(vmId, id), snap.disk);
           if (snap.machine) put.set(key.machine(vmId, id), snap.machine);
@@ -533,16 +554,22 @@ export class VmStore {
 
   // ---- plumbing ----
 
-  private async refreshUsage(vmId: string): Promise<void> {
-    const keys = await this.backend.list(key.prefix(vmId));
-    const usage: VmUsage = { definition: 0, disks: 0, snapshots: 0, total: 0 };
-    for (const [k, size] of keys) {
-      if (k.includes('/snap/')) usage.snapshots += size;
-      else if (k === key.disk(vmId)) usage.disks += size;
-      else usage.definition += size;
-      usage.total += size;
+  /** Counts a VM's bytes (its media included, even when shared) and the total (shared media once). */
+  private async refreshUsage(vmId: string | null): Promise<void> {
+    const all = await this.backend.list('');
+    this.totalBytes = [...all.values()].reduce((a, b) => a + b, 0);
+    if (vmId !== null && this.hypervisor.get(vmId)) {
+      const usage: VmUsage = { definition: 0, disks: 0, snapshots: 0, total: 0 };
+      const media = this.mediaOf.get(vmId);
+      for (const [k, size] of all) {
+        if (!k.startsWith(key.prefix(vmId)) && !(media && k === key.media(media))) continue;
+        if (k.includes('/snap/')) usage.snapshots += size;
+        else if (k === key.disk(vmId)) usage.disks += size;
+        else usage.definition += size;
+        usage.total += size;
+      }
+      this.usageById.set(vmId, usage);
     }
-    if (this.hypervisor.get(vmId)) this.usageById.set(vmId, usage);
     this.emit({ type: 'usage', vmId });
   }
 

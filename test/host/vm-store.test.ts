@@ -62,7 +62,10 @@ describe('VmStore', () => {
     const page = load(storage);
     const vm = await page.hv.createVm(standInConfig('monitor', { diskMiB: 1 }), 'stand-in monitor');
     await page.store.idle();
-    expect([...storage.records.keys()].sort()).toEqual([`vm/${vm.id}/media`, `vm/${vm.id}/meta`]);
+    expect([...storage.records.keys()].sort()).toEqual([
+      expect.stringMatching(/^media\/[0-9a-f]{64}$/),
+      `vm/${vm.id}/meta`,
+    ]);
     const usage = page.store.usage(vm.id);
     expect(usage.definition).toBeGreaterThan(100);
     expect(usage.total).toBe(usage.definition + usage.disks + usage.snapshots);
@@ -71,6 +74,28 @@ describe('VmStore', () => {
     await page.store.idle();
     expect(storage.records.size).toBe(0);
     expect(page.store.totalUsage()).toBe(0);
+  });
+
+  it('stores media once for every VM made from them', async () => {
+    const storage = new MemoryStorage();
+    const page = load(storage);
+    const a = await page.hv.createVm(standInConfig('monitor', { name: 'a' }), 'stand-in monitor');
+    const b = await page.hv.createVm(standInConfig('monitor', { name: 'b' }), 'stand-in monitor');
+    const c = await page.hv.createVm(standInConfig('spin', { name: 'c' }), 'stand-in spinner');
+    await page.store.idle();
+    const media = () => [...storage.records.keys()].filter((k) => k.startsWith('media/'));
+    expect(media()).toHaveLength(2);
+    const mediaBytes = storage.records.get(media()[0])!.length;
+    expect(page.store.usage(a.id).definition).toBeGreaterThan(mediaBytes);
+    const sum = [...storage.records.values()].reduce((n, v) => n + v.length, 0);
+    expect(page.store.totalUsage()).toBe(sum);
+    page.hv.deleteVm(a.id);
+    await page.store.idle();
+    expect(media()).toHaveLength(2); // b still uses the monitor's media
+    page.hv.deleteVm(b.id);
+    page.hv.deleteVm(c.id);
+    await page.store.idle();
+    expect(storage.records.size).toBe(0);
   });
 
   it('takes, reverts and deletes snapshots with their disks and memory', async () => {
