@@ -762,9 +762,10 @@ async function checkExport(state: StateValue, fileName: string): Promise<ExportP
     throw new Error(`${fileName}: ${what}`);
   };
   if (!s || typeof s !== 'object') fail('the file holds no VM');
-  if (s.format === 'visor86-machine') {
+  if (s.format === 'visor86-machine' || s.format === 'visor86-snapshot') {
     fail(
-      'this file holds only a machine state (visor86 run --save); import a VM or snapshot exported from this page',
+      'this file holds a machine saved by the command line (visor86 run --save), whose disk images stay on ' +
+        'that computer; import a VM or snapshot exported from this page',
     );
   }
   if (s.format !== EXPORT_FORMAT) fail(`this is not a VM export (format "${String(s.format)}")`);

@@ -287,7 +287,11 @@ describe('VmStore', () => {
         'notes.txt is not a visor86 file (it does not start',
       ],
       [text('tiny'), 'tiny.bin', 'tiny.bin is not a visor86 file: it has only 4 bytes'],
-      [foreign, 'state.snap', 'state.snap: this file holds only a machine state'],
+      [
+        foreign,
+        'state.snap',
+        'state.snap: this file holds a machine saved by the command line (visor86 run --save)',
+      ],
       [
         laterExport,
         'new.visor86',
