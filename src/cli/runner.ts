@@ -56,6 +56,8 @@ const MAX_LAG_MS = 100;
 /** Typed input queued beyond this pauses stdin until the guest reads some. */
 const INPUT_HIGH_WATER = 64 * 1024;
 const IF_FLAG = 0x200;
+/** Images from this size on get a note while their SHA-256 is computed (it takes a few seconds). */
+const LARGE_IMAGE_BYTES = 256 * 1024 * 1024;
 
 /** Runs one VM to completion and returns the process exit status. */
 export async function runVm(options: RunOptions, io: CliIo): Promise<number> {
@@ -149,6 +151,9 @@ class VmRunner {
         `${floppy ? 'floppy' : 'disk'} image '${path}' is ${image.size} bytes; the snapshot was taken over ` +
           `${expected.bytes} bytes`,
       );
+    }
+    if (image.size >= LARGE_IMAGE_BYTES) {
+      this.note(`reading '${path}' (${(image.size / 2 ** 30).toFixed(1)} GiB) to compute its SHA-256`);
     }
     const sha256 = image.device.sha256();
     if (expected && sha256 !== expected.sha256) {

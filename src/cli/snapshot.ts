@@ -195,7 +195,7 @@ function bytesText(n: number): string {
 function slotName(slot: string): string {
   return slot.startsWith('disk')
     ? `hard disk ${slot.slice(4)}`
-    : `floppy ${'AB'[Number(slot.slice(6))] ?? slot}:`;
+    : `floppy drive ${'ABCD'[Number(slot.slice(6))] ?? slot.slice(6)}`;
 }
 
 /** The CPU's mode in words, from CR0 and EFLAGS. */
