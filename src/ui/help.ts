@@ -20,6 +20,9 @@ export const SHORTCUTS: Array<[keys: string[], what: string]> = [
   [['m'], 'Maximize the focused console / back to the grid'],
   [['t'], 'Theme: system, light, dark'],
   [['?'], 'This help'],
+  [['↑', '↓', 'Home', 'End'], 'In the snapshot tree: move between snapshots'],
+  [['Enter', 'F2', 'Delete'], 'In the snapshot tree: revert to, edit, delete the snapshot'],
+  [['Ctrl', 'Enter'], 'In the snapshot dialog: take the snapshot'],
   [['Ctrl', 'Alt'], 'Press and release together: take the keyboard back from a console'],
 ];
 
@@ -85,6 +88,15 @@ export function createHelpDialog(): HTMLDialogElement {
           'li',
           {},
           'A VM that loops forever only keeps its own worker busy: the page and the other VMs stay responsive.',
+        ),
+        h(
+          'li',
+          {},
+          h('b', {}, 'Snapshots'),
+          ' keep a moment of a VM — memory and disks when it is on, disks when it is off — to come back to. VMs, ' +
+            'their disks and snapshots stay in the browser across reloads; ',
+          h('b', {}, 'Export'),
+          ' makes one .visor86 file, and dropping it on the page imports it.',
         ),
       ),
     ),

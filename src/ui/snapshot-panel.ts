@@ -59,7 +59,8 @@ export class SnapshotPanel {
       accept: `${EXPORT_EXTENSION},application/octet-stream`,
       class: 'sr-only',
       id: 'import-file-input',
-      'aria-label': 'Import a VM or snapshot file',
+      tabindex: -1,
+      'aria-hidden': 'true',
     });
     this.fileInput.addEventListener('change', () => {
       const file = this.fileInput.files?.[0];
@@ -90,11 +91,13 @@ export class SnapshotPanel {
     );
     for (const b of this.buttons.values()) b.setAttribute('aria-label', b.title);
     const importButton = h(
-      'label',
+      'button',
       {
+        type: 'button',
         class: 'btn small-btn',
-        for: 'import-file-input',
+        'data-action': 'import',
         title: 'Import a VM or snapshot file (or drop it on the page)',
+        onclick: () => this.fileInput.click(),
       },
       icon('upload'),
       'Import',
@@ -114,7 +117,22 @@ export class SnapshotPanel {
     this.progressBox = h(
       'div',
       { class: 'progress-box', hidden: true },
-      this.progressLabel,
+      h(
+        'div',
+        { class: 'progress-head' },
+        this.progressLabel,
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'icon-btn small progress-close',
+            'aria-label': 'Dismiss',
+            title: 'Dismiss',
+            onclick: () => (this.progressBox.hidden = true),
+          },
+          icon('close'),
+        ),
+      ),
       h('div', { class: 'progress-track' }, this.progressBar),
     );
     this.element = h(

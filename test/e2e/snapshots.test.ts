@@ -229,7 +229,14 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
       exported = readFileSync(path);
       expect(exported.subarray(0, 8).toString('latin1')).toBe('VISOR86S');
 
-      await importFile('monitor.visor86', exported);
+      // The Import button, from the keyboard: it opens the file chooser.
+      await page.focus('.snapshot-panel [data-action=import]');
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+      await chooser.setFiles({
+        name: 'monitor.visor86',
+        mimeType: 'application/octet-stream',
+        buffer: exported,
+      });
       await page.waitForFunction(() => window.visor86!.hypervisor.list().some((v) => v.name === 'monitor-2'));
       await selectVm('monitor-2');
       expect(await treeNames()).toEqual(['before', 'after']);
