@@ -283,6 +283,55 @@ function describeMedia(machine: Record<string, unknown>, refs: Record<string, un
   return [`media:         ${bytesText(total)} of disk changes in the file`, ...lines];
 }
 
+/**
+ * Lines describing a VM or snapshot exported by the page (src/host/vm-store.ts): the VM, and each snapshot
+ * with its machine state, whose own container is checked too (a bad one throws SnapshotFormatError).
+ */
+async function describeExport(root: Record<string, unknown>): Promise<string[]> {
+  const vm = isObject(root.vm) ? root.vm : {};
+  const when =
+    typeof root.exportedAt === 'number' ? new Date(root.exportedAt).toISOString() : String(root.exportedAt);
+  const lines = [
+    `holds:         ${root.kind === 'snapshot' ? 'one snapshot' : 'a whole VM'} exported by the page, ` +
+      `export version ${String(root.version)}`,
+    `VM:            "${String(vm.name)}"${vm.image ? ` (guest ${String(vm.image)})` : ''}`,
+    `exported:      ${when}`,
+  ];
+  const tree = isObject(root.tree) ? root.tree : {};
+  const nodes = Array.isArray(tree.nodes) ? tree.nodes.filter(isObject) : [];
+  const snapshots = isObject(root.snapshots) ? root.snapshots : {};
+  lines.push(
+    `snapshots:     ${nodes.length}${tree.current ? ` (you are here: ${String(tree.current)})` : ''}`,
+  );
+  for (const node of nodes) {
+    const entry = isObject(snapshots[String(node.id)])
+      ? (snapshots[String(node.id)] as Record<string, unknown>)
+      : {};
+    let machine = 'powered off (no machine state)';
+    if (entry.machine instanceof Uint8Array) {
+      let state: StateValue;
+      try {
+        state = await decodeSnapshot(entry.machine);
+      } catch (e) {
+        if (e instanceof SnapshotFormatError) {
+          throw new SnapshotFormatError(
+            `the machine state of snapshot ${String(node.id)}: ${e.message}`,
+            e.problem,
+          );
+        }
+        throw e;
+      }
+      const m = isObject(state) ? state : {};
+      const cpu = isObject(m.cpu) ? m.cpu : {};
+      machine =
+        `${bytesText(Number(m.memoryBytes))} RAM, ${cpuMode(cpu)}, ` +
+        `virtual time ${(Number(m.clockNs) / 1e9).toFixed(3)} s, ${bytesText(entry.machine.length)} saved, hash verified`;
+    }
+    lines.push(`  ${String(node.id)} "${String(node.name)}": ${machine}`);
+  }
+  return lines;
+}
+
 /** `visor86 snapshot info FILE`: prints what the file holds after checking its hash. Returns the exit status. */
 export async function snapshotInfo(
   path: string,
@@ -324,6 +373,14 @@ export async function snapshotInfo(
     lines.push('holds:         a machine state (Pc.saveState) without a board configuration');
     lines.push(...describeMachine(root, null));
     lines.push(...describeMedia(root, {}));
+  } else if (root.format === 'visor86-export') {
+    try {
+      lines.push(...(await describeExport(root)));
+    } catch (e) {
+      if (!(e instanceof SnapshotFormatError)) throw e;
+      io.stderr.write(`visor86: snapshot '${path}': ${e.message}\n`);
+      return 2;
+    }
   } else {
     const format = typeof root.format === 'string' ? `a '${root.format}' document` : 'a state tree';
     lines.push(`holds:         ${format} with fields ${Object.keys(root).join(', ') || '(none)'}`);

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fixture, run, start } from './harness.ts';
-import { encodeSnapshot } from '../../src/machine/snapshot-file.ts';
+import { encodeSnapshot, type StateValue } from '../../src/machine/snapshot-file.ts';
+import { createPc } from '../../src/machine/pc.ts';
 
 const ECHO = fixture('tiny-echo.bin');
 const IMAGES = resolve(import.meta.dirname, '../../images');
@@ -260,6 +261,44 @@ describe('snapshot files that are not right are refused, saying which', () => {
     expect((await run(['snapshot', 'list'])).stderr).toContain("unknown snapshot command 'list'");
     expect((await run(['snapshot', 'info'])).status).toBe(2);
     expect((await run(['snapshot', '--help'])).stdout).toMatch(/^Usage: visor86 snapshot info FILE/);
+  });
+
+  it('describes a VM exported by the page, checking each machine state inside; a bad one is refused', async () => {
+    const machine = await encodeSnapshot(createPc({ memoryMiB: 2 }).saveState() as StateValue);
+    const exported = (machineBytes: Uint8Array) =>
+      encodeSnapshot({
+        format: 'visor86-export',
+        version: 1,
+        kind: 'vm',
+        exportedAt: Date.UTC(2026, 10, 27, 9, 0, 0),
+        vm: { name: 'web server', image: 'monitor' },
+        tree: {
+          current: 's2',
+          nodes: [
+            { id: 's1', name: 'fresh' },
+            { id: 's2', name: 'booted' },
+          ],
+        },
+        snapshots: { s1: { machine: null }, s2: { machine: machineBytes } },
+      });
+    writeFileSync(tmp('export.v86'), await exported(machine));
+    const info = await run(['snapshot', 'info', tmp('export.v86')]);
+    expect(info.status).toBe(0);
+    expect(info.stdout).toContain('holds:         a whole VM exported by the page, export version 1');
+    expect(info.stdout).toContain('VM:            "web server" (guest monitor)');
+    expect(info.stdout).toContain('exported:      2026-11-27T09:00:00.000Z');
+    expect(info.stdout).toContain('snapshots:     2 (you are here: s2)');
+    expect(info.stdout).toContain('  s1 "fresh": powered off (no machine state)');
+    expect(info.stdout).toMatch(
+      / {2}s2 "booted": 2097152 bytes \(2\.00 MiB\) RAM, real mode, .*hash verified/,
+    );
+
+    const broken = machine.slice();
+    broken[broken.length - 3] ^= 0xff;
+    writeFileSync(tmp('export-bad.v86'), await exported(broken));
+    const bad = await run(['snapshot', 'info', tmp('export-bad.v86')]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('the machine state of snapshot s2: snapshot is corrupted');
   });
 
   it('the good one is described: kernel boot, halted CPU, no media', async () => {
