@@ -26,6 +26,10 @@ import { createRuntime, type JitRuntime } from './runtime.ts';
 const HASH_BITS = 16;
 const HASH_SIZE = 1 << HASH_BITS;
 const HASH_MASK = HASH_SIZE - 1;
+/** Characters of source kept in the factory cache before it is emptied (some 16 MB of strings). */
+const FACTORY_CACHE_CHARS = 8 << 20;
+/** Filled hash slots a flush clears one by one (beyond: the whole table). */
+const USED_SLOTS_MAX = 1024;
 /** Entries (block starts) kept before the whole cache is dropped. */
 const MAX_ENTRIES = 1 << 17;
 /**
@@ -140,8 +144,19 @@ export class Jit {
    */
   private readonly rewrites: Uint8Array;
   private entryCount = 0;
-  /** Whether the hash table (and so any page list) may hold entries (see flush). */
-  private tableUsed = false;
+  /**
+   * Factories by source: the same code at the same EIP compiles to the same source (after a reset, a
+   * flush, a page rewritten with what it held; the conformance suite runs the same instruction bytes
+   * thousands of times), and `new Function` is most of what compiling costs. Kept across flushes.
+   */
+  private readonly factories = new Map<string, RegionFactory>();
+  private factoryChars = 0;
+  /**
+   * The hash slots filled since the last flush, so that a flush clears only those (a test that resets the
+   * CPU before each instruction flushes 100,000s of times); more than USED_SLOTS_MAX: clear the whole table.
+   */
+  private readonly usedSlots = new Int32Array(USED_SLOTS_MAX);
+  private usedSlotCount = 0;
   private currentPage = -1;
   private readonly runtime: JitRuntime;
   private functionsWork: boolean | null = null;
@@ -188,9 +203,11 @@ export class Jit {
     this.smc = 1;
     // Nothing looked up since the last flush (the interpreter alone ran, e.g. a test resetting the CPU
     // before each instruction): nothing to drop.
-    if (!this.tableUsed) return;
-    this.tableUsed = false;
-    this.table.fill(null);
+    const used = this.usedSlotCount;
+    if (used === 0) return;
+    this.usedSlotCount = 0;
+    if (used > USED_SLOTS_MAX) this.table.fill(null);
+    else for (let i = 0; i < used; i++) this.table[this.usedSlots[i]] = null;
     for (let page = 0; page < this.pageEntries.length; page++) {
       let e = this.pageEntries[page];
       if (e === null) continue;
@@ -367,9 +384,7 @@ export class Jit {
     while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
     if (e === null) {
       e = new Entry(phys, eip, mode);
-      e.hashNext = this.table[h];
-      this.table[h] = e;
-      this.tableUsed = true;
+      this.insert(h, e);
     }
     if (e.epoch !== this.epoch && !this.verify(e)) return null;
     if (e.fn !== null) {
@@ -387,9 +402,7 @@ export class Jit {
     if (this.entryCount >= MAX_ENTRIES) {
       this.flush();
       // The entry was dropped from the table with the rest: put it back.
-      entry.hashNext = this.table[hash(entry.phys, entry.eip)];
-      this.table[hash(entry.phys, entry.eip)] = entry;
-      this.tableUsed = true;
+      this.insert(hash(entry.phys, entry.eip), entry);
     }
     const started = performance.now();
     const code = generateRegion(c.ram, entry.phys, entry.eip, entry.mode);
@@ -401,16 +414,24 @@ export class Jit {
       markBytes(this.bytesOf(entry.phys >>> 12), [entry.phys, entry.phys + INSTRUCTION_MAX]);
       return false;
     }
-    let factory: RegionFactory;
-    try {
-      factory = new Function('c', 'R', 'J', 'rt', code.source) as RegionFactory;
-    } catch (e) {
-      if (e instanceof SyntaxError)
-        throw new Error(`JIT produced invalid code: ${e.message}\n${code.source}`);
-      // A content-security policy forbids compiling: the interpreter runs alone from now on.
-      this.functionsWork = false;
-      this.enabled = false;
-      return false;
+    let factory = this.factories.get(code.source);
+    if (factory === undefined) {
+      try {
+        factory = new Function('c', 'R', 'J', 'rt', code.source) as RegionFactory;
+      } catch (e) {
+        if (e instanceof SyntaxError)
+          throw new Error(`JIT produced invalid code: ${e.message}\n${code.source}`);
+        // A content-security policy forbids compiling: the interpreter runs alone from now on.
+        this.functionsWork = false;
+        this.enabled = false;
+        return false;
+      }
+      if (this.factoryChars > FACTORY_CACHE_CHARS) {
+        this.factories.clear();
+        this.factoryChars = 0;
+      }
+      this.factories.set(code.source, factory);
+      this.factoryChars += code.source.length;
     }
     const fn = factory(c, c.reg32, this, this.runtime);
     // The bytes from the first to the last byte of its blocks (all in the entry's page).
@@ -450,15 +471,24 @@ export class Jit {
     return bits;
   }
 
+  /** Puts `e` at the head of hash slot `h`. */
+  private insert(h: number, e: Entry): void {
+    const head = this.table[h];
+    if (head === null) {
+      if (this.usedSlotCount < USED_SLOTS_MAX) this.usedSlots[this.usedSlotCount] = h;
+      if (this.usedSlotCount <= USED_SLOTS_MAX) this.usedSlotCount++;
+    }
+    e.hashNext = head;
+    this.table[h] = e;
+  }
+
   private findOrAdd(phys: number, eip: number, mode: number): Entry {
     const h = hash(phys, eip);
     let e = this.table[h];
     while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
     if (e === null) {
       e = new Entry(phys, eip, mode);
-      e.hashNext = this.table[h];
-      this.table[h] = e;
-      this.tableUsed = true;
+      this.insert(h, e);
     }
     return e;
   }
