@@ -273,6 +273,14 @@ export class App {
   /** IndexedDB, or (private windows, old browsers) memory, with a warning that nothing will be kept. */
   private async openStorage(given?: StorageBackend): Promise<StorageBackend> {
     if (given) return given;
+    // One page at a time owns the stored VMs: a second tab would run the same VMs and overwrite their disks.
+    if (!(await this.holdStorageLock())) {
+      this.toast(
+        'visor86 is open in another tab, which keeps the stored VMs: VMs made here are not kept after this tab closes',
+        true,
+      );
+      return new MemoryStorage();
+    }
     try {
       const storage = await IndexedDbStorage.open();
       void navigator.storage?.persist?.().catch(() => false);
@@ -281,6 +289,21 @@ export class App {
       this.toast(`VMs will not be kept after this page closes: ${(e as Error).message}`, true);
       return new MemoryStorage();
     }
+  }
+
+  /** Takes the page's storage lock for as long as the page lives; false when another tab holds it. */
+  private holdStorageLock(): Promise<boolean> {
+    const locks = navigator.locks;
+    if (!locks) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      // Wait a little: on a reload the previous page may not have let go yet.
+      locks
+        .request('visor86-storage', { signal: AbortSignal.timeout(3000) }, () => {
+          resolve(true);
+          return new Promise<never>(() => {}); // held until the page goes away
+        })
+        .catch(() => resolve(false));
+    });
   }
 
   private async restoreVms(): Promise<void> {

@@ -217,6 +217,25 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
   );
 
   it(
+    'leaves the stored VMs to the first tab when the page is opened twice',
+    async () => {
+      const second = await context.newPage();
+      try {
+        await second.goto(url);
+        await second.waitForSelector('.toast:has-text("open in another tab")', { timeout: LONG });
+        await second.waitForFunction(() => document.getElementById('app')?.dataset.restored, null, {
+          timeout: LONG,
+        });
+        expect(await second.evaluate(() => window.visor86!.hypervisor.list().length)).toBe(0);
+      } finally {
+        await second.close();
+      }
+      expect((await vms()).map((v) => v.name)).toEqual(['monitor']);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
     'exports the VM to a file and imports it again as a second VM',
     async () => {
       const [download] = await Promise.all([
