@@ -719,8 +719,12 @@ export class Floppy82077aa implements IoDevice, Stateful {
       execSector: int('execSector', 0x7fffffff),
       formatLeft: int('formatLeft', 0xff),
       formatFill: int('formatFill', 0xff),
-      dataPos: int('dataPos', SECTOR_SIZE - 1),
+      // A command that ends on a sector's last byte leaves dataPos at SECTOR_SIZE (result phase).
+      dataPos: int('dataPos', SECTOR_SIZE),
     };
+    if (phase === PHASE_EXECUTION && values.dataPos === SECTOR_SIZE) {
+      throw new Error(`state field 'dataPos' is past the sector during the execution phase`);
+    }
     const resultPos = int('resultPos', values.resultLength);
     const intPending = bool('intPending');
     const locked = bool('locked');

@@ -13,6 +13,18 @@ import { installBios } from '../../src/machine/bios/index.ts';
 import type { DeviceState } from '../../src/devices/device.ts';
 import { GuestSession, RTC_TIME } from '../images/harness.ts';
 import { MemoryBlockDevice } from '../../src/devices/block-device.ts';
+import {
+  FDC_CMD_MFM,
+  FDC_CMD_READ_DATA,
+  FDC_CMD_SENSE_INTERRUPT,
+  FDC_CMD_SPECIFY,
+  FDC_CMD_WRITE_DATA,
+  FDC_MSR_RQM,
+  FDC_REG_DIR_CCR,
+  FDC_REG_DOR,
+  FDC_REG_FIFO,
+  FDC_REG_MSR_DSR,
+} from '../../src/devices/floppy-82077aa-constants.ts';
 
 type Stateful = { saveState(): DeviceState; loadState(state: DeviceState): void };
 
@@ -140,13 +152,17 @@ function freshBoard(session: GuestSession): Pc {
 
 /** Checks every device of `session` against a restored copy; returns the names checked. */
 function checkRoundTrips(session: GuestSession): string[] {
-  const fresh = freshBoard(session);
+  return checkBoard(session.pc, freshBoard(session));
+}
+
+/** Checks every device of `pc` against the same device of `fresh` (a new board like it) after a round trip. */
+function checkBoard(pc: Pc, fresh: Pc): string[] {
   const restoredDevices = new Map(devicesOf(fresh));
   // Time first, as Pc.loadState does: timed devices derive their deadlines from the clock.
-  fresh.cpu.instructionCount = session.pc.cpu.instructionCount;
-  fresh.clock.set(session.pc.clock.now());
+  fresh.cpu.instructionCount = pc.cpu.instructionCount;
+  fresh.clock.set(pc.clock.now());
   const checked: string[] = [];
-  for (const [name, device] of devicesOf(session.pc)) {
+  for (const [name, device] of devicesOf(pc)) {
     const state = device.saveState();
     const restored = restoredDevices.get(name)!;
     restored.loadState(state);
@@ -198,6 +214,48 @@ describe('device state round trips', () => {
       checkRoundTrips(vm);
     }
     expect(vm.output).toContain('disk: writing 64 sectors');
+  });
+
+  test('82077AA floppy controller stopped in each phase of a READ DATA command (no guest drives it)', () => {
+    const board = () =>
+      createPc({ memoryMiB: 2, floppies: [new MemoryBlockDevice(new Uint8Array(2880 * 512).fill(0x5a))] });
+    const pc = board();
+    const FDC = 0x3f0;
+    const phase = () => pc.floppy.saveState().phase;
+    pc.ports.out8(FDC + FDC_REG_DOR, 0x08); // reset, DMA gate
+    pc.ports.out8(FDC + FDC_REG_DOR, 0x1c); // out of reset, drive A motor on
+    for (let drive = 0; drive < 4; drive++) {
+      pc.ports.out8(FDC + FDC_REG_FIFO, FDC_CMD_SENSE_INTERRUPT);
+      pc.ports.in8(FDC + FDC_REG_FIFO);
+      pc.ports.in8(FDC + FDC_REG_FIFO);
+    }
+    for (const byte of [FDC_CMD_SPECIFY, 0xdf, 0x03]) pc.ports.out8(FDC + FDC_REG_FIFO, byte); // non-DMA
+    pc.ports.out8(FDC + FDC_REG_DIR_CCR, 0); // 500 kb/s, the 1.44M data rate
+    // READ DATA, MFM, drive 0 head 0, C 0 H 0 R 1 N 2, EOT 1, GPL 1Bh, DTL FFh.
+    const command = [FDC_CMD_MFM | FDC_CMD_READ_DATA, 0, 0, 0, 1, 2, 1, 0x1b, 0xff];
+    for (const byte of command.slice(0, 4)) pc.ports.out8(FDC + FDC_REG_FIFO, byte);
+    expect(phase()).toBe(0); // command phase, 4 of 9 bytes in
+    checkBoard(pc, board());
+    for (const byte of command.slice(4)) pc.ports.out8(FDC + FDC_REG_FIFO, byte);
+    let read = 0;
+    for (; read < 100 && pc.ports.in8(FDC + FDC_REG_MSR_DSR) & FDC_MSR_RQM; read++) {
+      expect(pc.ports.in8(FDC + FDC_REG_FIFO)).toBe(0x5a);
+    }
+    expect(read).toBe(100);
+    expect(phase()).toBe(1); // execution phase, 100 of 512 bytes read
+    checkBoard(pc, board());
+    while (phase() === 1) pc.ports.in8(FDC + FDC_REG_FIFO);
+    pc.ports.in8(FDC + FDC_REG_FIFO); // ST0 of 7 result bytes
+    expect(phase()).toBe(2); // result phase
+    checkBoard(pc, board());
+    while (phase() === 2) pc.ports.in8(FDC + FDC_REG_FIFO);
+    // WRITE DATA to sector 2, stopped 200 bytes into the sector.
+    for (const byte of [FDC_CMD_MFM | FDC_CMD_WRITE_DATA, 0, 0, 0, 2, 2, 2, 0x1b, 0xff]) {
+      pc.ports.out8(FDC + FDC_REG_FIFO, byte);
+    }
+    for (let i = 0; i < 200; i++) pc.ports.out8(FDC + FDC_REG_FIFO, i);
+    expect(phase()).toBe(1);
+    checkBoard(pc, board());
   });
 
   test('hello (floppy boot through the BIOS) and bench (Multiboot, no firmware)', () => {
