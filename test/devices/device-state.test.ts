@@ -258,6 +258,40 @@ describe('device state round trips', () => {
     checkBoard(pc, board());
   });
 
+  test('every device stopped half way through a register sequence', () => {
+    const board = () =>
+      createPc({ memoryMiB: 2, disks: [new MemoryBlockDevice(new Uint8Array(256 * 512).fill(0xa5))] });
+    const pc = board();
+    const out = (port: number, value: number) => pc.ports.out8(port, value);
+    out(0x20, 0x11); // PIC master: ICW1 (edge, cascade, ICW4 needed), ICW2; waits for ICW3
+    out(0x21, 0x20);
+    out(0x43, 0x34); // PIT counter 0, mode 2, LSB then MSB: LSB written, MSB pending
+    out(0x40, 0x9c);
+    out(0x43, 0xb6); // counter 2 mode 3, latched next
+    out(0x43, 0x80);
+    out(0x64, 0xd1); // 8042: write output port, waiting for its data byte
+    out(0x0c, 0); // DMA: clear the flip-flop, then the low byte of channel 2's address only
+    out(0x04, 0x34);
+    out(0x3fb, 0x80); // COM1 DLAB on, divisor low byte
+    out(0x3f8, 0x0c);
+    out(0x2f9, 0x0f); // COM2 interrupts enabled
+    out(0x70, 0x8b); // CMOS index B with NMI masked
+    out(0x3d4, 0x0e); // VGA CRTC index: cursor high
+    out(0x3c0, 0x10); // VGA attribute controller flip-flop at data
+    out(0xcf8, 0x80000000 | 0x08); // PCI address latched (a byte write only touches 0xCF8's low byte)
+    checkBoard(pc, board());
+    // ATA: READ SECTORS of 2 sectors, 100 words into the first.
+    out(0x1f6, 0xe0);
+    out(0x1f2, 2);
+    out(0x1f3, 5);
+    out(0x1f4, 0);
+    out(0x1f5, 0);
+    out(0x1f7, 0x20);
+    for (let i = 0; i < 100; i++) expect(pc.ports.in16(0x1f0)).toBe(0xa5a5);
+    expect(pc.hardDisks[0]!.transfer).toBe(1);
+    checkBoard(pc, board());
+  });
+
   test('hello (floppy boot through the BIOS) and bench (Multiboot, no firmware)', () => {
     for (const name of ['hello', 'bench']) {
       const vm = new GuestSession(name);
