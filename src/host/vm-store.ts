@@ -491,16 +491,35 @@ export class VmStore {
   }
 
   /**
+   * A new VM from a snapshot: the same media (stored once, shared), the snapshot's whole disk as its own,
+   * and that snapshot as its only one ("you are here"), so reverting to it resumes the machine there.
+   * The clone owns its disks: changing either VM leaves the other alone.
+   */
+  async cloneSnapshot(vmId: string, snapshotId: string, progress: Progress = () => {}): Promise<VmRecord> {
+    const vm = this.mustVm(vmId);
+    const node = this.tree(vmId).get(snapshotId);
+    if (!node) throw new Error(`${vm.name} has no snapshot ${snapshotId}`);
+    const file = await this.exportSnapshot(vmId, snapshotId, progress);
+    return this.importFile(file, `${vm.name} at "${node.name}"`, progress, `${vm.name}-${node.name}`);
+  }
+
+  /**
    * Creates a VM from an exported file (a VM, or a snapshot: then "you are here" is that snapshot, and
    * reverting to it resumes the machine). Everything is checked before anything is created; the VM gets
    * the exported name, or a free variant of it.
    */
-  async importFile(bytes: Uint8Array, fileName: string, progress: Progress = () => {}): Promise<VmRecord> {
+  async importFile(
+    bytes: Uint8Array,
+    fileName: string,
+    progress: Progress = () => {},
+    /** The new VM's name (default: the exported one); a free variant of it is taken. */
+    preferredName?: string,
+  ): Promise<VmRecord> {
     progress(0, 4, 'checking the hash');
     const state = await readExportFile(bytes, fileName);
     progress(1, 4, 'checking the contents');
     const parts = await checkExport(state, fileName);
-    const name = this.freeName(parts.name);
+    const name = this.freeName((preferredName ?? parts.name).trim().slice(0, 40) || parts.name);
     progress(2, 4, 'creating the VM');
     const record = await this.hypervisor.createVm(
       { ...parts.config, name, media: parts.media },

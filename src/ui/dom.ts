@@ -57,6 +57,8 @@ const ICONS: Record<string, string> = {
   download:
     '<path d="M8 2.5v8M4.8 7.5 8 10.7l3.2-3.2M2.5 10.5v3h11v-3" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>',
   edit: '<path d="M10.5 2.5l3 3-7.8 7.8H2.7v-3z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/>',
+  clone:
+    '<rect x="5" y="5" width="8.5" height="8.5" rx="1.2" fill="none" stroke="currentColor" stroke-width="1.3"/><path d="M11 3.2V2.5H2.5V11h.7" fill="none" stroke="currentColor" stroke-width="1.3" stroke-linejoin="round"/>',
   disk: '<rect x="2" y="3" width="12" height="10" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.3"/><path d="M2 9.5h12" stroke="currentColor" stroke-width="1.3"/><circle cx="11.3" cy="11.3" r=".9" fill="currentColor"/>',
   here: '<path d="M3 8h7.5M7.5 4.5 11 8l-3.5 3.5" fill="none" stroke="currentColor" stroke-width="1.7" stroke-linecap="round" stroke-linejoin="round"/><path d="M13 3v10" stroke="currentColor" stroke-width="1.7" stroke-linecap="round"/>',
   close:

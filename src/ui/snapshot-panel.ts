@@ -85,6 +85,7 @@ export class SnapshotPanel {
       button('snap-edit', 'edit', 'Edit', () => this.openEdit(), 'secondary'),
       button('snap-delete', 'trash', 'Delete', () => void this.deleteSelected(), 'secondary'),
       h('span', { class: 'tool-sep' }),
+      button('snap-clone', 'clone', 'Clone to a new VM', () => void this.cloneSelected(), 'secondary'),
       button('snap-export', 'download', 'Export snapshot', () => void this.exportSelected(), 'secondary'),
       h('span', { class: 'tool-sep' }),
       button('vm-export', 'download', 'Export VM', () => void this.exportVm()),
@@ -254,6 +255,7 @@ export class SnapshotPanel {
     set('snap-edit', !!selected && !this.busy);
     set('snap-delete', !!selected && !this.busy);
     set('snap-export', !!selected && !this.busy);
+    set('snap-clone', !!selected && !this.busy);
     set('vm-export', !!vm && state !== 'starting' && !this.busy);
 
     if (!vm || !tree) {
@@ -531,6 +533,17 @@ export class SnapshotPanel {
       await this.store.deleteSnapshot(vm.id, node.id);
       this.selected.delete(vm.id);
       this.hooks.toast(`Deleted snapshot "${node.name}"`);
+    });
+  }
+
+  private async cloneSelected(): Promise<void> {
+    const target = this.selectedNode();
+    if (!target) return;
+    const { vm, node } = target;
+    await this.run(`Cloning "${node.name}"`, async (progress) => {
+      const clone = await this.store.cloneSnapshot(vm.id, node.id, progress);
+      this.hooks.imported(clone);
+      this.hooks.toast(`Made ${clone.name} from "${node.name}": revert it to the snapshot to start it there`);
     });
   }
 

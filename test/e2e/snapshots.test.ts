@@ -169,6 +169,9 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
         'You are hererunning',
         'after',
       ]);
+      expect(await page.getAttribute('.snapshot-panel [data-action=snap-clone]', 'aria-label')).toBe(
+        'Clone to a new VM',
+      );
       await page.click('.snap-tree [role=treeitem]:has(.snap-name:text-is("before"))');
       await page.waitForTimeout(1200); // a statistics tick, so the storage column is filled in
       await page.screenshot({ path: join(ARTIFACTS, 'snapshots.png') });
@@ -248,9 +251,14 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
       exported = readFileSync(path);
       expect(exported.subarray(0, 8).toString('latin1')).toBe('VISOR86S');
 
-      // The Import button, from the keyboard: it opens the file chooser.
-      await page.focus('.snapshot-panel [data-action=import]');
-      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+      // The Import button (a real button, so Tab and Enter reach it too) opens the file chooser.
+      expect(await page.evaluate(() => document.querySelector('[data-action=import]')?.tagName)).toBe(
+        'BUTTON',
+      );
+      const [chooser] = await Promise.all([
+        page.waitForEvent('filechooser', { timeout: LONG }),
+        page.click('.snapshot-panel [data-action=import]'),
+      ]);
       await chooser.setFiles({
         name: 'monitor.visor86',
         mimeType: 'application/octet-stream',

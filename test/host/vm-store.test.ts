@@ -250,6 +250,28 @@ describe('VmStore', () => {
     expect(first.id).not.toBe(second.id);
   });
 
+  it('clones a snapshot into a new VM that shares the media but not the disks', async () => {
+    const storage = new MemoryStorage();
+    const page = load(storage);
+    const vm = await runningMonitor(page, 'origin');
+    page.write(vm, 3, 0x33);
+    const snap = await page.store.takeSnapshot(vm.id, 'base');
+    const clone = await page.store.cloneSnapshot(vm.id, snap.id);
+    expect(clone.name).toBe('origin-base');
+    expect(
+      page.store
+        .tree(clone.id)
+        .list()
+        .map((n) => n.name),
+    ).toEqual(['base']);
+    expect([...storage.records.keys()].filter((k) => k.startsWith('media/'))).toHaveLength(1);
+    await page.store.revert(clone.id, page.store.tree(clone.id).current!);
+    await waitFor(() => clone.state === 'running', 'the clone running');
+    expect(page.sector(clone, 3)).toBe(0x33);
+    page.write(clone, 3, 0x44);
+    expect(page.sector(vm, 3)).toBe(0x33);
+  });
+
   it('refuses corrupted, truncated, wrong-version and foreign files, creating nothing', async () => {
     const page = load(new MemoryStorage());
     const vm = await runningMonitor(page, 'src');
