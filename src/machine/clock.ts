@@ -32,6 +32,11 @@ export class VirtualClock implements Clock {
     }
   }
 
+  /** Time spent beyond the instruction count: bus cycles of port I/O (io-timing.ts). */
+  charge(ns: number): void {
+    this.baseNs += ns;
+  }
+
   /** For snapshots: the clock is fully described by its current time. */
   set(ns: number): void {
     this.baseNs = ns;

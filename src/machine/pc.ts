@@ -35,6 +35,7 @@ import { ATA_PRIMARY, ATA_SECONDARY, AtaChannel } from '../devices/ata.ts';
 import { AtaDisk } from '../devices/ata-disk.ts';
 import type { BlockDevice } from '../devices/block-device.ts';
 import { NS_PER_INSTRUCTION, TimerScheduler, VirtualClock } from './clock.ts';
+import { TimedIoBus } from './io-timing.ts';
 import { installBios, type Bios, type BiosOptions } from './bios/index.ts';
 import { loadCpuState, saveCpuState } from '../cpu/state.ts';
 import type { DeviceState, DeviceStateValue } from '../devices/device.ts';
@@ -117,7 +118,13 @@ export class Pc {
 
     // CPU and RAM.
     this.memory = new PhysicalMemory(memoryMiB * 1024 * 1024);
-    this.cpu = new Cpu(this.memory, this.ports);
+    // Port accesses take ISA bus time (io-timing.ts); a charge that reaches the next timer deadline ends the
+    // CPU's run slice so the timer fires on time.
+    const chargeBusTime = (ns: number) => {
+      this.clock.charge(ns);
+      if (this.clock.now() >= this.timers.sliceEnd) this.cpu.stopRequested = true;
+    };
+    this.cpu = new Cpu(this.memory, new TimedIoBus(this.ports, chargeBusTime));
     this.clock = new VirtualClock(this.cpu);
     this.cpu.timeNs = () => this.clock.now();
     this.timers = new TimerScheduler(this.clock);

@@ -177,9 +177,10 @@ describe('BIOS services seen from a boot sector', () => {
     const [a, b, c] = m.debug;
     expect(m.debug.map((d) => d.ch).join('')).toBe('ABC');
     expect(b.ns - a.ns).toBeGreaterThanOrEqual(1e9);
-    expect(b.ns - a.ns).toBeLessThan(1e9 + 1_000);
+    // Beyond the wait: the instructions and port cycles (1 µs each, io-timing.ts) of the debug-port writes.
+    expect(b.ns - a.ns).toBeLessThan(1e9 + 10_000);
     expect(c.ns - b.ns).toBeGreaterThanOrEqual(1e6);
-    expect(c.ns - b.ns).toBeLessThan(1e6 + 1_000);
+    expect(c.ns - b.ns).toBeLessThan(1e6 + 10_000);
   });
 
   it('drives the text screen with INT 10h (scroll, write char/attr, cursor, write string, mode)', () => {
