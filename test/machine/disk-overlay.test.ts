@@ -230,6 +230,30 @@ describe('copy-on-write overlays', () => {
     );
   });
 
+  test('a chain of 100 snapshots: every one reads as it was taken, revert to any, collapse the chain', () => {
+    const { base } = patternedBase();
+    const live = createOverlay(base);
+    const layers: DiskOverlay[] = [];
+    for (let i = 0; i < 100; i++) {
+      live.write(i % SECTORS, 1, sectorOf(100 + i), 0); // snapshot i changed sector i
+      live.write(0, 1, sectorOf(i), 0); // and every snapshot rewrites sector 0
+      layers.push(live.takeSnapshot());
+    }
+    expect(live.depth).toBe(101);
+    expect(firstBytes(layers[42], 0, 3)).toEqual([42, 101, 102]);
+    expect(firstBytes(layers[42], 43, 1)).toEqual([43]); // snapshot 43's change is not in 42
+    live.revertTo(layers[50]);
+    expect(firstBytes(live, 0, 1)).toEqual([50]);
+    expect(firstBytes(live, 50, 2)).toEqual([150, 51]);
+    // Deleting snapshots 1-98: each child absorbs its parent; what every remaining layer reads stays.
+    const top = layers[99];
+    const image = top.toImage();
+    while (top.depth > 1) top.absorbParent();
+    expectSameBytes(top.toImage(), image);
+    expect(top.parent).toBe(base);
+    expect(top.overlaidSectors).toBe(100);
+  });
+
   test('imageId names an image by its SHA-256; base images must be whole sectors', async () => {
     expect(await imageId(new Uint8Array(0))).toBe(
       'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
