@@ -115,6 +115,29 @@ describe('machine snapshots', () => {
     expect(sector[0]).toBe(9);
   });
 
+  test('floppy media: an overlay is restored in place; a drive empty when saved is emptied', () => {
+    const base = createBaseImage(new Uint8Array(2880 * 512), 'floppy-base');
+    const floppy = createOverlay(base);
+    floppy.write(0, 1, new Uint8Array(512).fill(0x46), 0);
+    const pc = createPc({ memoryMiB: 4, floppies: [floppy] });
+    const withDisk = pc.saveState();
+    pc.floppy.ejectMedia(0);
+    const empty = pc.saveState();
+    expect((empty.media as DeviceState).floppy0).toBeNull();
+
+    const other = createOverlay(base);
+    const target = createPc({ memoryMiB: 4, floppies: [other] });
+    target.loadState(withDisk);
+    const sector = new Uint8Array(512);
+    other.read(0, 1, sector, 0);
+    expect(sector[0]).toBe(0x46);
+    expect(target.floppy.drives[0]!.media).toBe(other);
+    target.loadState(empty);
+    expect(target.floppy.drives[0]!.media).toBeNull();
+    expect(target.floppy.drives[0]!.diskChanged).toBe(pc.floppy.drives[0]!.diskChanged);
+    expect(() => target.loadState(withDisk)).toThrow(/a medium in floppy drive 0, this machine has none/);
+  });
+
   test('machine states of other versions are refused, saying older or newer', () => {
     const state = machine([]).saveState();
     expect(() => machine([]).loadState({ ...state, version: 1 })).toThrow(
