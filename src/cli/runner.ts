@@ -58,6 +58,8 @@ const INPUT_HIGH_WATER = 64 * 1024;
 const IF_FLAG = 0x200;
 /** Images from this size on get a note while their SHA-256 is computed (it takes a few seconds). */
 const LARGE_IMAGE_BYTES = 256 * 1024 * 1024;
+/** From this RAM size on, a note says the machine is being saved (compressing it takes a few seconds). */
+const LARGE_RAM_BYTES = 512 * 1024 * 1024;
 
 /** Runs one VM to completion and returns the process exit status. */
 export async function runVm(options: RunOptions, io: CliIo): Promise<number> {
@@ -392,6 +394,9 @@ class VmRunner {
       if (!this.saveable) {
         this.note(`the machine state is not saved to '${o.save}': the emulation failed`);
         return status;
+      }
+      if (pc.memory.ramSize >= LARGE_RAM_BYTES) {
+        this.note(`saving ${pc.memory.ramSize >> 20} MiB of RAM and the devices to '${o.save}'...`);
       }
       try {
         const bytes = await writeSnapshotFile(o.save, this.snapshotConfig!, pc);
