@@ -118,6 +118,11 @@ export class App {
         this.table.setCurrent(vm.id);
         this.render();
       },
+      reverted: (vm, snapshot) => {
+        // (Reverting to a powered-off snapshot is marked like any power-off.)
+        if (vm.state !== 'off')
+          this.panels.get(vm.id)?.serial.note(`reverted to snapshot "${snapshot.name}"`);
+      },
     });
     this.store.subscribe((event) => {
       if (event.type === 'error') this.toast(event.message, true);

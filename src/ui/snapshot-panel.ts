@@ -19,6 +19,8 @@ export interface SnapshotPanelHooks {
   currentVm(): VmRecord | null;
   /** An import made a VM: select it. */
   imported(vm: VmRecord): void;
+  /** The VM was reverted to a snapshot (the console marks the point). */
+  reverted(vm: VmRecord, snapshot: SnapshotNode): void;
 }
 
 const POWER_LABELS = { running: 'running, with memory', paused: 'paused, with memory', off: 'powered off' };
@@ -515,6 +517,7 @@ export class SnapshotPanel {
       return;
     await this.run(`Reverting ${vm.name}`, async () => {
       await this.store.revert(vm.id, node.id);
+      this.hooks.reverted(vm, node);
       this.hooks.toast(`Reverted ${vm.name} to "${node.name}"`);
     });
   }

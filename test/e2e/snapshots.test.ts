@@ -158,6 +158,7 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
       await revertTo('before');
       expect(dialogs.at(-1)).toMatch(/^Revert monitor to "before"\?/);
       await waitState('monitor', 'running');
+      expect(await consoleText('monitor')).toContain('reverted to snapshot "before"');
       const firsts = count(await consoleText('monitor'), 'first-text');
       await command('monitor', `disk read ${LBA}`, 'first-text');
       expect(count(await consoleText('monitor'), 'first-text')).toBeGreaterThan(firsts);
