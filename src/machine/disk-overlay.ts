@@ -28,7 +28,8 @@
  *                                       named fields and typed arrays (the snapshot container's StateValue)
  *   serializeLayer(o) / deserializeLayer(state, parent)   one layer, for stores that keep layers apart
  *
- * No module-level state: layer ids come from crypto.getRandomValues.
+ * Layer ids (crypto.getRandomValues; no module-level state) name content only once a layer is frozen: a
+ * writable overlay keeps its id while its sectors change, and takeSnapshot gives the split-off layer a new one.
  */
 import type { BlockDevice } from '../devices/block-device.ts';
 import { checkSectorRange, SECTOR_SIZE } from '../devices/block-device.ts';
