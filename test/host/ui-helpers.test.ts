@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { keyForChar, keystrokes } from '../../src/ui/keymap.ts';
-import { formatCount, formatMiB, formatMips, formatUptime } from '../../src/ui/format.ts';
+import {
+  formatBytes,
+  formatCount,
+  formatMiB,
+  formatMips,
+  formatTime,
+  formatUptime,
+} from '../../src/ui/format.ts';
 import { CP437 } from '../../src/ui/cp437.ts';
 import { sortVms } from '../../src/ui/vm-table.ts';
 import { emptyStats, type VmRecord } from '../../src/host/hypervisor.ts';
@@ -34,6 +41,14 @@ describe('page helpers', () => {
     expect(formatMiB(1536)).toBe('1.5 GiB');
     expect(formatMips(0.034)).toBe('0.03');
     expect(formatMips(123.4)).toBe('123');
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(68 * 1024)).toBe('68 KiB');
+    expect(formatBytes(3.5 * 1024 * 1024)).toBe('3.5 MiB');
+    expect(formatBytes(10 * 1024 ** 3)).toBe('10.00 GiB');
+    const noon = new Date(2026, 10, 27, 12, 3, 4).getTime();
+    expect(formatTime(noon, noon + 60_000)).toBe(new Date(noon).toLocaleTimeString());
+    const day = new Date(noon).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+    expect(formatTime(noon, noon + 3 * 86_400_000).startsWith(`${day} `)).toBe(true);
   });
 
   it('maps code page 437 to Unicode', () => {
@@ -76,5 +91,7 @@ describe('page helpers', () => {
     expect(names('mips', false)).toEqual(['b', 'c', 'a']); // MIPS counts for running VMs only
     expect(names('memory', false)).toEqual(['c', 'b', 'a']);
     expect(names('uptime', false)).toEqual(['c', 'b', 'a']);
+    const stored: Record<string, number> = { a: 300, b: 100, c: 200 };
+    expect(sortVms(list, 'storage', false, (id) => stored[id]).map((v) => v.name)).toEqual(['a', 'c', 'b']);
   });
 });
