@@ -24,6 +24,8 @@ export interface RunOptions {
   save?: string;
   /** Resume the machine saved in this file instead of booting one (--snapshot). */
   snapshot?: string;
+  /** The RTC's time at power-on, ms since the epoch (--rtc); undefined: the host's time when the run starts. */
+  rtcTime?: number;
   help: boolean;
 }
 
@@ -53,6 +55,8 @@ Options:
   --serial stdio|file:FILE  where COM1 output goes (default stdio; with a file, stdin is not read)
   --until TEXT              stop with status 0 as soon as TEXT appears on COM1
   --timeout SEC             stop with status 124 after SEC seconds of wall-clock time
+  --rtc now|DATE            the real-time clock at power-on: the host's time (default, as QEMU does) or
+                            a fixed UTC date such as 2026-01-01T00:00:00Z, for runs that repeat exactly
   --save FILE               when the run ends (--until matched, --timeout, C-a s, C-a x, the guest
                             stopping), write the whole machine to FILE: CPU, RAM, devices and the disks'
                             changes. The image files are then not written: the guest's writes go to a
@@ -84,6 +88,7 @@ const VALUE_OPTIONS = new Map<string, { repeat: boolean }>([
   ['--timeout', { repeat: false }],
   ['--save', { repeat: false }],
   ['--snapshot', { repeat: false }],
+  ['--rtc', { repeat: false }],
 ]);
 
 function parseMemory(value: string): number {
@@ -102,6 +107,19 @@ function parseTimeout(value: string): number {
     throw new UsageError(`bad --timeout value '${value}': give a positive number of seconds`);
   }
   return n;
+}
+
+function parseRtc(value: string): number | undefined {
+  if (value === 'now') return undefined;
+  // A date with a time must name its zone (Z or an offset): a local time would make runs differ by host.
+  const iso = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d))?$/.test(value);
+  const ms = iso ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms) || ms < Date.UTC(1980, 0, 1) || ms >= Date.UTC(2100, 0, 1)) {
+    throw new UsageError(
+      `bad --rtc value '${value}': give now, or a UTC date from 1980 to 2099 such as 2026-01-01T00:00:00Z`,
+    );
+  }
+  return ms;
 }
 
 function parseSerial(value: string): SerialTarget {
@@ -188,6 +206,9 @@ export function parseRunArgs(args: readonly string[]): RunOptions {
         if (value === '') throw new UsageError('option --snapshot needs a file name');
         options.snapshot = value;
         break;
+      case '--rtc':
+        options.rtcTime = parseRtc(value);
+        break;
     }
   }
   options.image = positional;
@@ -196,7 +217,9 @@ export function parseRunArgs(args: readonly string[]): RunOptions {
     // The snapshot names the machine: its memory, firmware, kernel and media.
     const conflicting = [
       positional !== undefined ? 'an IMAGE' : '',
-      ...['--kernel', '--initrd', '--append', '--memory', '--disk', '--floppy'].filter((o) => seen.has(o)),
+      ...['--kernel', '--initrd', '--append', '--memory', '--disk', '--floppy', '--rtc'].filter((o) =>
+        seen.has(o),
+      ),
     ].filter((o) => o !== '');
     if (conflicting.length > 0) {
       throw new UsageError(

@@ -217,6 +217,7 @@ class VmRunner {
       // Direct kernel boot runs no firmware, so COM1 carries nothing but the guest's own output.
       ...(firmware ?? {}),
       memoryMiB: o.memoryMiB,
+      rtcTime: o.rtcTime ?? Date.now(),
       disks,
       floppies,
     });

@@ -81,6 +81,18 @@ describe('parseRunArgs', () => {
     expect(() => parseRunArgs(['--snapshot', 'a', '--snapshot', 'b'])).toThrow(/given more than once/);
   });
 
+  it('parses --rtc: now (the default, the host clock) or a UTC date; refuses local times and nonsense', () => {
+    expect(parseRunArgs(['x.img']).rtcTime).toBeUndefined();
+    expect(parseRunArgs(['x.img', '--rtc', 'now']).rtcTime).toBeUndefined();
+    expect(parseRunArgs(['x.img', '--rtc=2026-01-01T00:00:00Z']).rtcTime).toBe(Date.UTC(2026, 0, 1));
+    expect(parseRunArgs(['x.img', '--rtc', '1999-12-31']).rtcTime).toBe(Date.UTC(1999, 11, 31));
+    expect(parseRunArgs(['x.img', '--rtc', '2030-06-01T12:00+02:00']).rtcTime).toBe(Date.UTC(2030, 5, 1, 10));
+    for (const bad of ['2026-01-01T00:00:00', 'yesterday', '1970-01-01', '2100-01-01', '2026-13-01']) {
+      expect(() => parseRunArgs(['x.img', '--rtc', bad])).toThrow(/bad --rtc value/);
+    }
+    expect(() => parseRunArgs(['--snapshot', 's.visor86', '--rtc', 'now'])).toThrow(/--rtc cannot be given/);
+  });
+
   it('accepts --help anywhere without needing something to boot', () => {
     expect(parseRunArgs(['--help']).help).toBe(true);
     expect(parseRunArgs(['-h', '--kernel', 'k']).help).toBe(true);
