@@ -33,11 +33,13 @@ const USED_SLOTS_MAX = 1024;
 /** Entries (block starts) kept before the whole cache is dropped. */
 const MAX_ENTRIES = 1 << 17;
 /**
- * Executions of a block start before it is compiled (mode 'auto'). Compiling costs about a millisecond per
- * region; code run fewer times than this (boot code, the CPU test programs) is cheaper to interpret, and hot
- * loops reach it at once (the kernel decompressor ran as fast with 24, 100 or 400).
+ * Executions of a block start before it is compiled (mode 'auto'). A region costs about a millisecond to
+ * compile, and V8 runs a new function unoptimised until it is hot in turn: code run a few hundred times is
+ * cheaper to interpret. Measured through Linux kernel init (CPU MIPS): 100 → 7.7, 1000 → 13.8, 5000 → 17.1,
+ * 20000 → 16.6 (the interpreter alone: 9.7); the decompressor's and the bench guest's loops reach any of
+ * them at once (docs/PERFORMANCE.md).
  */
-const DEFAULT_THRESHOLD = 100;
+const DEFAULT_THRESHOLD = 5000;
 
 /**
  * A compiled region: runs blocks from CS:EIP for at most `budget` instructions. Returns 0 when it ran only
@@ -70,11 +72,10 @@ class Region {
 /** Bytes an interpret-only entry watches (the longest instruction). */
 const INSTRUCTION_MAX = 15;
 
-/** One block start: its hit count while cold, then the region that runs it. */
+/** A compiled block start (or one where nothing compiles): the region that runs it. */
 export class Entry {
   fn: RegionFunction | null = null;
   region: Region | null = null;
-  hits = 0;
   /** Nothing compilable starts here (the first instruction is the interpreter's). */
   interpretOnly = false;
   /** Instructions of the block starting here (the dispatcher enters only when the budget allows them). */
@@ -156,6 +157,8 @@ export class Jit {
    * CPU before each instruction flushes 100,000s of times); more than USED_SLOTS_MAX: clear the whole table.
    */
   private readonly usedSlots = new Int32Array(USED_SLOTS_MAX);
+  /** Executions of not yet compiled code, per hash slot (see lookup). */
+  private readonly heat = new Int32Array(HASH_SIZE);
   private usedSlotCount = 0;
   private currentPage = -1;
   private readonly runtime: JitRuntime;
@@ -382,17 +385,26 @@ export class Jit {
     const h = hash(phys, eip);
     let e = this.table[h];
     while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
+    if (e !== null) {
+      if (e.epoch !== this.epoch && !this.verify(e)) return null;
+      if (e.fn !== null) {
+        this.stats.regionCalls++;
+        return e;
+      }
+      if (e.interpretOnly) return null;
+    }
+    // Cold code gets no Entry (an Entry per instruction the interpreter ran made the hash chains hundreds
+    // long in kernel init): its executions are counted in `heat`, by hash slot; addresses sharing a slot
+    // only make each other compile sooner.
+    if (!this.enabledFlag) return null;
+    const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
+    if (++this.heat[h] <= threshold) return null;
+    this.heat[h] = 0;
     if (e === null) {
       e = new Entry(phys, eip, mode);
+      e.epoch = this.epoch;
       this.insert(h, e);
     }
-    if (e.epoch !== this.epoch && !this.verify(e)) return null;
-    if (e.fn !== null) {
-      this.stats.regionCalls++;
-      return e;
-    }
-    const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
-    if (e.interpretOnly || e.hits++ < threshold || !this.enabledFlag) return null;
     return this.compile(e) ? e : null;
   }
 
