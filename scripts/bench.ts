@@ -426,6 +426,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const loadBefore = loadavg();
+  const commit = gitCommit(root); // the tree the bundle was built from, not where HEAD is at the end
   const skipped: string[] = [];
   const ctx: Context = {
     options,
@@ -500,7 +501,7 @@ async function main(): Promise<void> {
       loadAverageAfter: loadavg().map((l) => Number(l.toFixed(2))),
       ...(process.env.BENCH_NOTE ? { note: process.env.BENCH_NOTE } : {}),
     },
-    visor86: { jit: options.jit, commit: gitCommit(root) },
+    visor86: { jit: options.jit, commit },
     v86: {
       enabled: ctx.engines.some((e) => e.key !== 'visor86'),
       version: v86Version,
