@@ -7,6 +7,7 @@
  *   linux      createPc + bootLinux (32-bit boot protocol, no firmware)
  *   disk       createPc with the image as the primary master, booted by the BIOS
  *   floppy     createPc with the image in drive A:, booted by the BIOS
+ *   saved      createPc with the saved machine's firmware, then Pc.loadState (loadSaved): it resumes
  */
 import { createPc, type Pc } from '../machine/pc.ts';
 import { bootMultiboot } from '../machine/multiboot.ts';
@@ -15,6 +16,8 @@ import { installBios } from '../machine/bios/index.ts';
 import { WriteTrackingDisk, type DiskLayer } from './disk-layer.ts';
 import type { BootMedia, VmConfig } from './protocol.ts';
 import { checkMedia } from './media.ts';
+import { decodeSnapshot } from '../machine/snapshot-file.ts';
+import type { DeviceState } from '../devices/device.ts';
 
 /** The kernel command line a Linux guest gets unless its catalog entry says otherwise. */
 export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0';
@@ -131,14 +134,41 @@ function bootMedia(pc: Pc, media: BootMedia): void {
       // The BIOS mirrors its screen output to COM1, so a serial console sees the boot too.
       installBios(pc, { serialMirror: true });
       return;
+    case 'saved':
+      // A bare board with the saved machine's firmware: the caller loads the machine into it (loadSaved).
+      if (media.firmware === 'bios') installBios(pc, { serialMirror: media.serialMirror ?? true });
+      return;
   }
+}
+
+/**
+ * Builds the machine of 'saved' media: decodes its container (checking its hash) and loads the state onto
+ * a board built for it. Throws a message that says what is wrong with the saved machine.
+ */
+export async function loadSaved(config: VmConfig, disks: VmDisks, hooks: MachineHooks): Promise<Pc> {
+  const media = config.media;
+  if (media.kind !== 'saved') throw new Error(`${config.name} has no saved machine`);
+  let state: DeviceState;
+  try {
+    state = (await decodeSnapshot(media.machine)) as DeviceState;
+  } catch (e) {
+    throw new Error(`the saved machine is unreadable: ${(e as Error).message}`);
+  }
+  const pc = buildMachine(config, disks, hooks);
+  try {
+    pc.loadState(state);
+  } catch (e) {
+    throw new Error(`the saved machine cannot be loaded: ${(e as Error).message}`);
+  }
+  return pc;
 }
 
 /**
  * Whether a guest reset (triple fault, keyboard controller or port 0x92 reset) can continue on the same
  * machine. With firmware the CPU restarts in the BIOS; a directly booted kernel has no firmware to restart
- * in, so the machine is rebuilt and the kernel loaded again (what `qemu -kernel` does on reset).
+ * in, so the machine is rebuilt and the kernel loaded again (what `qemu -kernel` does on reset); a saved
+ * machine (no kernel of its own in the VM) is resumed again, the way this VM starts.
  */
 export function resetNeedsRebuild(media: BootMedia): boolean {
-  return media.kind === 'multiboot' || media.kind === 'linux';
+  return media.kind === 'multiboot' || media.kind === 'linux' || media.kind === 'saved';
 }

@@ -11,7 +11,8 @@ export interface CatalogEntry {
   id: string;
   title: string;
   description: string;
-  kind: BootMedia['kind'];
+  /** How it boots (a saved machine is imported, never offered by the catalog). */
+  kind: Exclude<BootMedia['kind'], 'saved'>;
   /** Paths relative to the images/ folder: the image, or the kernel then the initrd. */
   files: string[];
   memoryMiB: number;

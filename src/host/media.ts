@@ -10,11 +10,14 @@
  *   floppy         exactly one of the diskette sizes the floppy drive knows (360K ... 2.88M)
  *   disk           a whole number of 512-byte sectors, with the 55 AA boot signature at offset 510
  *   initrd         anything next to a bzImage (the kernel unpacks gzip/xz/zstd/cpio itself)
+ *   saved machine  a snapshot container ("VISOR86S") of a machine saved by visor86 run --save (imported by
+ *                  vm-store.ts, never picked in the create dialog)
  */
 import type { BootMedia } from './protocol.ts';
 import { findMultibootHeader, parseMultiboot } from '../machine/multiboot.ts';
 import { isLinuxKernel, parseLinuxHeader } from '../machine/linux-boot.ts';
 import { FLOPPY_FORMATS } from '../devices/floppy-82077aa-drive.ts';
+import { SNAPSHOT_MAGIC } from '../machine/snapshot-file.ts';
 
 export const SECTOR = 512;
 /** The diskette sizes the floppy drive knows, in bytes, with their names (360K ... 2.88M). */
@@ -146,6 +149,18 @@ export function checkMedia(media: BootMedia, name = 'the image'): void {
         fail('the first sector has no boot signature (55 AA at offset 510), so the BIOS will not boot it');
       }
       return;
+    case 'saved':
+      // The container's hash and the state itself are checked when the worker decodes and loads it.
+      if (
+        media.machine.length < 48 ||
+        new TextDecoder().decode(media.machine.subarray(0, 8)) !== SNAPSHOT_MAGIC
+      ) {
+        fail('the saved machine is not a visor86 snapshot container');
+      }
+      if (media.firmware !== 'bios' && media.firmware !== 'none') {
+        fail(`the saved machine names unknown firmware "${String(media.firmware)}"`);
+      }
+      return;
   }
 }
 
@@ -167,5 +182,7 @@ export function describeMedia(media: BootMedia): string {
       );
     case 'disk':
       return `Disk ${size(media.image.length)}`;
+    case 'saved':
+      return `Saved machine ${size(media.machine.length)} (${media.origin})`;
   }
 }

@@ -30,7 +30,22 @@ export type BootMedia =
     }
   | { kind: 'linux'; kernel: Uint8Array; initrd?: Uint8Array; cmdline?: string }
   | { kind: 'disk'; image: Uint8Array }
-  | { kind: 'floppy'; image: Uint8Array };
+  | { kind: 'floppy'; image: Uint8Array }
+  /**
+   * A whole machine saved by `visor86 run --save` that uses no disk or floppy image (a kernel booted
+   * directly): the VM starts by resuming it, at power-on and at every reset, as a directly booted kernel
+   * starts by loading the kernel again.
+   */
+  | {
+      kind: 'saved';
+      /** Snapshot container of Pc.saveState(). */
+      machine: Uint8Array;
+      firmware: 'bios' | 'none';
+      /** With firmware 'bios': whether it mirrors its screen output to COM1 (default true). */
+      serialMirror?: boolean;
+      /** How the saved machine was booted, for people: "kernel bzImage + initrd.gz, console=ttyS0". */
+      origin: string;
+    };
 
 export interface VmConfig {
   name: string;

@@ -29,6 +29,7 @@ import {
   buildMachine,
   checkConfig,
   createDisks,
+  loadSaved,
   resetNeedsRebuild,
   writtenLayer,
   type MachineHooks,
@@ -155,7 +156,9 @@ export class VmRunner {
     if (message.type !== 'create' && !this.config) throw new Error('the VM has not been created');
     switch (message.type) {
       case 'create':
-        return message.disk ? this.createWithDisk(message.config, message.disk) : this.create(message.config);
+        return message.disk || message.config.media.kind === 'saved'
+          ? this.createAsync(message.config, message.disk)
+          : this.create(message.config);
       case 'snapshot-take':
         return this.takeSnapshot(message.requestId);
       case 'snapshot-load':
@@ -178,6 +181,14 @@ export class VmRunner {
       case 'reset':
         this.require('reset', ['running', 'paused']);
         this.log('info', 'reset');
+        if (this.config!.media.kind === 'saved') {
+          this.stopLoop();
+          return this.resumeSaved().then((pc) => {
+            this.rebuild(pc);
+            this.setState('running');
+            this.startLoop();
+          });
+        }
         this.rebuild();
         this.setState('running');
         this.startLoop();
@@ -217,10 +228,16 @@ export class VmRunner {
     }
   }
 
-  private async createWithDisk(config: VmConfig, disk: Uint8Array): Promise<void> {
+  /** Creation that decodes first: saved disks (a VM restored after a reload), a saved machine. */
+  private async createAsync(config: VmConfig, disk: Uint8Array | undefined): Promise<void> {
     if (this.config) throw new Error('the VM already exists');
     checkConfig(config);
-    this.create(config, await decodeDisk(disk));
+    const saved = disk ? await decodeDisk(disk) : undefined;
+    if (config.media.kind === 'saved') {
+      // Load the machine once to prove it fits (hash, version, memory size, firmware, media slots).
+      await loadSaved(config, createDisks(config, saved), { onSerialOutput: () => {} });
+    }
+    this.create(config, saved);
   }
 
   private create(config: VmConfig, saved?: DiskLayer): void {
@@ -236,27 +253,42 @@ export class VmRunner {
     this.setState('off');
   }
 
-  private powerOn(): void {
+  private powerOn(): Promise<void> | void {
     this.require('power on', ['off', 'crashed']);
     const config = this.config!;
     // A crash may have left the disks half-written: back to what the VM was created with.
     if (this.state === 'crashed') this.disks = createDisks(config, this.initialDisk);
-    this.rebuild();
+    // A saved machine starts where it was saved; anything else boots its media.
+    if (config.media.kind === 'saved') return this.resumeSaved().then((pc) => this.poweredOn(pc));
+    this.poweredOn(null);
+  }
+
+  private poweredOn(pc: Pc | null): void {
+    const config = this.config!;
+    this.rebuild(pc ?? undefined);
     this.poweredOnMs = this.env.now();
     this.busyMs = 0;
     this.lastStatsMs = this.poweredOnMs;
-    this.lastStatsInstructions = 0;
+    this.lastStatsInstructions = this.pc!.cpu.instructionCount;
     this.log('info', `powered on: ${config.memoryMiB} MiB, ${describeMedia(config.media)}`);
     this.setState('running');
     this.startLoop();
   }
 
-  /** Builds a fresh machine from the configuration (power-on, reset, and guest resets of direct boots). */
-  private rebuild(): void {
+  /** The VM's saved machine, loaded onto a fresh board with the VM's disks ('saved' media). */
+  private resumeSaved(): Promise<Pc> {
+    return loadSaved(this.config!, this.disks!, this.hooks);
+  }
+
+  /**
+   * Makes a fresh machine the VM's (power-on, reset, and guest resets of direct boots): `pc` when given
+   * (a saved machine, loaded), otherwise built from the configuration.
+   */
+  private rebuild(pc?: Pc): void {
     this.stopLoop();
     this.pc = null;
     this.input = [];
-    this.attach(buildMachine(this.config!, this.disks!, this.hooks));
+    this.attach(pc ?? buildMachine(this.config!, this.disks!, this.hooks));
   }
 
   /** Makes `pc` the VM's machine (freshly built, or with a snapshot loaded). */
@@ -457,6 +489,13 @@ export class VmRunner {
         return;
       case 'reset':
         this.log('info', 'the guest reset the machine');
+        if (this.config!.media.kind === 'saved') {
+          // This VM starts by resuming its saved machine: do that again (asynchronously, in turn).
+          this.flushOutput();
+          this.stopLoop();
+          this.handle({ type: 'reset' });
+          return;
+        }
         if (resetNeedsRebuild(this.config!.media)) this.rebuild();
         break;
       case 'idle':

@@ -29,7 +29,7 @@ import {
 } from '../machine/snapshot-file.ts';
 import type { Hypervisor, HypervisorEvent, VmRecord } from './hypervisor.ts';
 import type { BootMedia, VmConfig } from './protocol.ts';
-import { layerFromState, layerToState, type DiskLayer } from './disk-layer.ts';
+import { emptyLayer, layerFromState, layerToState, type DiskLayer } from './disk-layer.ts';
 import {
   SnapshotTree,
   checkSnapshotText,
@@ -518,17 +518,22 @@ export class VmStore {
     progress(0, 4, 'checking the hash');
     const state = await readExportFile(bytes, fileName);
     progress(1, 4, 'checking the contents');
-    const parts = await checkExport(state, fileName);
+    const saved = isSavedMachine(state);
+    const parts = saved
+      ? await checkSavedMachine(state, fileName, this.now())
+      : await checkExport(state, fileName);
     const name = this.freeName((preferredName ?? parts.name).trim().slice(0, 40) || parts.name);
-    progress(2, 4, 'creating the VM');
-    const record = await this.hypervisor.createVm(
-      { ...parts.config, name, media: parts.media },
-      parts.image,
-      {
+    progress(2, 4, saved ? 'loading the saved machine' : 'creating the VM');
+    let record: VmRecord;
+    try {
+      record = await this.hypervisor.createVm({ ...parts.config, name, media: parts.media }, parts.image, {
         console: parts.console,
         disk: parts.disk,
-      },
-    );
+      });
+    } catch (e) {
+      // The worker's word on a saved machine (version, memory, devices) names the file it came from.
+      throw saved ? new Error(`${fileName}: ${errorText(e)}`) : e;
+    }
     // The 'added' event queued saving the definition; the snapshots go with it, in one transaction.
     const vmId = record.id;
     try {
@@ -709,6 +714,16 @@ export function mediaFromState(state: StateValue): BootMedia {
       return { kind: 'disk', image: bytes('image') };
     case 'floppy':
       return { kind: 'floppy', image: bytes('image') };
+    case 'saved':
+      if (s.firmware !== 'bios' && s.firmware !== 'none')
+        throw new Error('the saved machine names no known firmware');
+      return {
+        kind: 'saved',
+        machine: bytes('machine'),
+        firmware: s.firmware,
+        serialMirror: typeof s.serialMirror === 'boolean' ? s.serialMirror : undefined,
+        origin: text('origin') ?? 'a saved machine',
+      };
     default:
       throw new Error(`the boot media are of an unknown kind "${String(s.kind)}"`);
   }
@@ -781,12 +796,6 @@ async function checkExport(state: StateValue, fileName: string): Promise<ExportP
     throw new Error(`${fileName}: ${what}`);
   };
   if (!s || typeof s !== 'object') fail('the file holds no VM');
-  if (s.format === 'visor86-machine' || s.format === 'visor86-snapshot') {
-    fail(
-      'this file holds a machine saved by the command line (visor86 run --save), whose disk images stay on ' +
-        'that computer; import a VM or snapshot exported from this page',
-    );
-  }
   if (s.format !== EXPORT_FORMAT) fail(`this is not a VM export (format "${String(s.format)}")`);
   if (s.version !== EXPORT_VERSION) {
     fail(`export version ${String(s.version)} is not supported (this build reads version ${EXPORT_VERSION})`);
@@ -865,6 +874,146 @@ async function checkExport(state: StateValue, fileName: string): Promise<ExportP
     disk,
     tree: tree!,
     snapshots,
+  };
+}
+
+// ---- machines saved by the command line ----
+
+/** The document `visor86 run --save` writes (src/cli/snapshot.ts) and the version this build reads. */
+const CLI_SAVE_FORMAT = 'visor86-snapshot';
+const CLI_SAVE_VERSION = 1;
+/** Pc.saveState()'s document: a machine state on its own. */
+const MACHINE_FORMAT = 'visor86-machine';
+/** The name of the one snapshot an imported saved machine gets. */
+export const SAVED_SNAPSHOT_NAME = 'visor86 run --save';
+const MIB = 1024 * 1024;
+
+function isRecord(value: StateValue | undefined): value is { [field: string]: StateValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value);
+}
+
+/** True for a machine saved by `visor86 run --save`, or a bare Pc.saveState(), rather than a page export. */
+function isSavedMachine(state: StateValue): state is { [field: string]: StateValue } {
+  return isRecord(state) && (state.format === CLI_SAVE_FORMAT || state.format === MACHINE_FORMAT);
+}
+
+/** "hard disk 0", "floppy drive A" for a machine state's media slot (disk0-3, floppy0-1). */
+function slotText(slot: string): string {
+  if (slot.startsWith('disk')) return `hard disk ${slot.slice(4)}`;
+  if (slot.startsWith('floppy')) return `floppy drive ${'AB'[Number(slot.slice(6))] ?? slot.slice(6)}`;
+  return slot;
+}
+
+const baseName = (path: string) => path.split(/[\\/]/).pop() || path;
+
+/**
+ * A machine saved by the command line as the parts of a VM: the machine becomes the VM's boot medium
+ * ('saved': powering on resumes it) and its one snapshot, "you are here", dated when it was saved, so
+ * reverting to it resumes the machine too. Only a machine that uses no disk or floppy image is accepted:
+ * those images stay on the computer that saved it (the file names them by path and hash only).
+ */
+async function checkSavedMachine(
+  s: { [field: string]: StateValue },
+  fileName: string,
+  importedAt: number,
+): Promise<ExportParts> {
+  const fail = (what: string): never => {
+    throw new Error(`${fileName}: ${what}`);
+  };
+  const cli = s.format === CLI_SAVE_FORMAT;
+  if (cli && s.version !== CLI_SAVE_VERSION) {
+    fail(
+      `this machine saved by visor86 run has version ${String(s.version)}, which this build cannot read ` +
+        `(it reads version ${CLI_SAVE_VERSION})`,
+    );
+  }
+  const machine = cli ? s.machine : s;
+  if (!isRecord(machine) || machine.format !== MACHINE_FORMAT) fail('the file holds no machine state');
+  const m = machine as { [field: string]: StateValue };
+  const config = cli && isRecord(s.config) ? s.config : null;
+  if (cli && !config) fail("the saved machine's configuration is missing");
+
+  // Disks and floppies: named by path in the file, their contents left on the other computer.
+  const refs = config && isRecord(config.media) ? config.media : {};
+  if (!isRecord(m.media)) fail("the machine state's media are malformed");
+  const media = m.media as { [slot: string]: StateValue };
+  const used = new Set<string>([
+    ...Object.keys(refs),
+    ...Object.keys(media).filter((k) => media[k] !== null),
+  ]);
+  if (used.size > 0) {
+    const list = [...used].map((slot) => {
+      const ref = refs[slot];
+      return isRecord(ref) && typeof ref.path === 'string'
+        ? `${slotText(slot)} (${ref.path})`
+        : slotText(slot);
+    });
+    fail(
+      `this file holds a machine saved by the command line (visor86 run --save) that uses ${list.join(', ')}; ` +
+        'disk and floppy images stay on the computer that saved it, so the page imports only a machine ' +
+        'without them (a kernel booted directly, with its initramfs); export a VM or snapshot from a page instead',
+    );
+  }
+
+  const bytes = m.memoryBytes;
+  if (typeof bytes !== 'number' || bytes <= 0 || bytes % MIB !== 0)
+    fail("the machine state's RAM size is malformed");
+  const memoryMiB = (bytes as number) / MIB;
+  if (memoryMiB < 2 || memoryMiB > 2048) {
+    fail(`the saved machine has ${memoryMiB} MiB of RAM; the page runs VMs of 2 to 2048 MiB`);
+  }
+  if (config && config.memoryMiB !== memoryMiB) {
+    fail(
+      `the file is inconsistent: its configuration says ${String(config.memoryMiB)} MiB of RAM, its machine ${memoryMiB} MiB`,
+    );
+  }
+  const firmware = m.firmware;
+  if (firmware !== 'bios' && firmware !== 'none')
+    fail(`the machine state names unknown firmware "${String(firmware)}"`);
+
+  // How it was booted, for the snapshot's description and the VM's media line.
+  let origin: string;
+  const kernel = config && isRecord(config.kernel) ? config.kernel : null;
+  if (kernel && typeof kernel.path === 'string') {
+    const initrd = typeof kernel.initrd === 'string' ? ` + ${baseName(kernel.initrd)}` : '';
+    const append = typeof kernel.append === 'string' && kernel.append ? `, ${kernel.append}` : '';
+    origin = `kernel ${baseName(kernel.path)}${initrd}${append}`;
+  } else if (firmware === 'bios') origin = 'BIOS, no disks';
+  else origin = cli ? 'no firmware' : 'a machine state';
+
+  const created = cli && typeof s.created === 'string' ? Date.parse(s.created) : NaN;
+  const savedAt = Number.isFinite(created) ? created : importedAt;
+  const container = await encodeSnapshot(m);
+  const tree = new SnapshotTree();
+  const node = tree.take({
+    name: cli ? SAVED_SNAPSHOT_NAME : 'saved machine',
+    description:
+      `Saved by ${cli ? 'visor86 run --save' : 'Pc.saveState'} on ${new Date(savedAt).toISOString()} ` +
+      `(${origin}). Reverting here, or powering the VM on, resumes the machine where it was saved.`,
+    powerState: 'running',
+    machineBytes: container.length,
+    liveDisk: emptyLayer(),
+    now: savedAt,
+  });
+  const disk = await encodeLayer(emptyLayer());
+  const stem = baseName(fileName)
+    .replace(/\.[^.]*$/, '')
+    .trim();
+  return {
+    name: stem.slice(0, 40) || 'saved machine',
+    image: fileName,
+    console: 'serial',
+    config: { memoryMiB, diskMiB: 0, pace: true },
+    media: {
+      kind: 'saved',
+      machine: container,
+      firmware: firmware as 'bios' | 'none',
+      serialMirror: config && typeof config.serialMirror === 'boolean' ? config.serialMirror : undefined,
+      origin,
+    },
+    disk,
+    tree,
+    snapshots: new Map([[node.id, { machine: container, disk: await encodeLayer(node.layer) }]]),
   };
 }
 

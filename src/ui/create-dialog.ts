@@ -381,7 +381,7 @@ export class CreateDialog {
   }
 }
 
-function kindLabel(kind: BootMedia['kind']): string {
+function kindLabel(kind: CatalogEntry['kind']): string {
   return { multiboot: 'Multiboot', linux: 'bzImage', disk: 'disk', floppy: 'floppy' }[kind];
 }
 

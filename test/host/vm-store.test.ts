@@ -289,7 +289,12 @@ describe('VmStore', () => {
     const truncated = file.subarray(0, file.length - 1000);
     const wrongVersion = file.slice();
     new DataView(wrongVersion.buffer).setUint32(8, 7, true);
-    const foreign = await encodeSnapshot({ format: 'visor86-machine', version: 1 });
+    // A machine saved by the command line that uses a disk image (which stays on that computer).
+    const foreign = await encodeSnapshot({
+      format: 'visor86-machine',
+      version: 2,
+      media: { disk0: { kind: 'device', sectorCount: 2048, readOnly: false } },
+    });
     const laterExport = await encodeSnapshot({ format: 'visor86-export', version: 2, kind: 'vm' });
     const cases: Array<[Uint8Array, string, string]> = [
       [corrupted, 'c.visor86', 'c.visor86 is corrupted: its SHA-256 hash does not match its contents'],
@@ -312,7 +317,7 @@ describe('VmStore', () => {
       [
         foreign,
         'state.snap',
-        'state.snap: this file holds a machine saved by the command line (visor86 run --save)',
+        'state.snap: this file holds a machine saved by the command line (visor86 run --save) that uses hard disk 0;',
       ],
       [
         laterExport,
