@@ -323,26 +323,37 @@ export class Jit {
   run(end: number): void {
     const c = this.cpu;
     if (c.memory.writeGeneration !== this.lastGeneration) this.checkGeneration();
-    let check = true;
+    // Interrupts are polled as Cpu.run polls them (see Cpu.interruptPoll): regions do no I/O of their own
+    // (they end at I/O instructions, which the interpreter runs through the polling port bus).
+    c.interruptPoll = 1;
+    let sequential = false;
     while (c.instructionCount < end && !c.halted && !c.stopRequested) {
-      if (check && (c.nmiPending || ((c.flags & FLAG_IF) !== 0 && c.interruptController !== null))) {
-        if (c.serviceInterrupts()) check = true;
+      if (c.nmiPending) c.serviceInterrupts();
+      else if ((c.flags & FLAG_IF) === 0) c.interruptPoll = 1;
+      else if (c.interruptPoll !== 0 && c.interruptShadow === 0 && c.interruptController) {
+        c.interruptPoll = c.serviceInterrupts() ? 1 : 0;
       }
-      const entry = this.lookup(0);
+      // After an interpreted instruction that fell through to the next, that next one starts no block
+      // (regions are entered where control arrives), so its lookup would find nothing: cold code is
+      // looked up once per basic block, not before every instruction.
+      const entry = sequential ? null : this.lookup(0);
       if (
         entry === null ||
         entry.length > end - c.instructionCount ||
         entry.lastByte >>> 0 > c.segLimit[CS]
       ) {
         this.stats.interpreted++;
+        const from = c.eip;
         c.stepUnchecked();
-        check = true;
+        const advance = (c.eip - from) | 0;
+        sequential = advance > 0 && advance <= 15;
         continue;
       }
+      sequential = false;
       this.currentPage = entry.phys >>> 12;
       this.currentRegion = entry.region;
       this.smc = 0;
-      check = (entry.fn as RegionFunction)(end - c.instructionCount) !== 0 || check;
+      (entry.fn as RegionFunction)(end - c.instructionCount);
       this.currentPage = -1;
       this.currentRegion = null;
     }
