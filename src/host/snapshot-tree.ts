@@ -61,6 +61,11 @@ export interface TakeRequest {
   machineBytes: number;
   /** The VM's disks now, as everything written since the base. */
   liveDisk: DiskLayer;
+  /**
+   * What the tree's layers lie on when that is not the bare images: a linked clone's shared base (the
+   * disk of the snapshot it was cloned from). `liveDisk` then includes the base's sectors.
+   */
+  base?: DiskLayer;
   /** Time of the snapshot (ms since the epoch). */
   now: number;
 }
@@ -159,7 +164,10 @@ export class SnapshotTree {
       createdAt: request.now,
       powerState: request.powerState,
       machineBytes: request.machineBytes,
-      layer: diffLayers(request.liveDisk, this.diskAt(this.currentId)),
+      layer: diffLayers(
+        request.liveDisk,
+        request.base ? overlayLayers(request.base, this.diskAt(this.currentId)) : this.diskAt(this.currentId),
+      ),
     };
     this.nodes.set(id, node);
     this.currentId = id;
@@ -198,6 +206,20 @@ export class SnapshotTree {
     this.nodes.delete(id);
     if (this.currentId === id) this.currentId = removed.parent;
     return { removed, changed };
+  }
+
+  /**
+   * Keeps only the snapshots in `keep` and their ancestors (what linked clones still read through) and
+   * removes the rest; returns the removed ones. No kept snapshot descends from a removed one, so every
+   * kept snapshot's disk is unchanged. "You are here" moves to the top when its snapshot goes.
+   */
+  prune(keep: Iterable<string>): SnapshotNode[] {
+    const kept = new Set<string>();
+    for (const id of keep) for (const node of this.path(id)) kept.add(node.id);
+    const removed = this.list().filter((node) => !kept.has(node.id));
+    for (const node of removed) this.nodes.delete(node.id);
+    if (this.currentId !== null && !kept.has(this.currentId)) this.currentId = null;
+    return removed;
   }
 
   /** Bytes of disk sectors the snapshots hold in their layers. */

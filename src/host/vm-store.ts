@@ -11,6 +11,13 @@
  *   vm/<id>/snap/<sid>/machine   snapshot container: Pc.saveState() (running and paused snapshots)
  *   vm/<id>/snap/<sid>/disk      snapshot container: the sectors changed since the parent snapshot
  *
+ * Linked clones: a VM made from a snapshot of another VM whose disks are a copy-on-write layer over that
+ * snapshot's disk (its "base"): its meta names { vm, snapshot }, its disk and snapshot layers hold only its
+ * own sectors, and the source's layers on the path to that snapshot are read, never copied. The source
+ * snapshot cannot be deleted while a clone uses it; a deleted source VM keeps the records its clones read
+ * through (meta with `retired: true`, its snapshot layers on those paths, nothing else) until the last of
+ * them is deleted or made independent. A linked clone's export holds its whole disk (self-contained).
+ *
  * Export file: one snapshot container (magic "VISOR86S", version, SHA-256, gzip) whose state tree is
  * { format: 'visor86-export', version, kind: 'vm' | 'snapshot', vm, media, disk, tree, snapshots }; every
  * machine state and layer inside is itself a container with its own hash. Import checks the file's hash,
@@ -29,7 +36,14 @@ import {
 } from '../machine/snapshot-file.ts';
 import type { Hypervisor, HypervisorEvent, VmRecord } from './hypervisor.ts';
 import type { BootMedia, VmConfig } from './protocol.ts';
-import { emptyLayer, layerFromState, layerToState, type DiskLayer } from './disk-layer.ts';
+import {
+  diffLayers,
+  emptyLayer,
+  layerFromState,
+  layerToState,
+  overlayLayers,
+  type DiskLayer,
+} from './disk-layer.ts';
 import {
   SnapshotTree,
   checkSnapshotText,
@@ -58,7 +72,28 @@ export interface VmUsage {
   disks: number;
   /** Snapshots: machine states and their disk layers. */
   snapshots: number;
+  /** Definition, disks and snapshots: the bytes this VM owns (shared media included). */
   total: number;
+  /**
+   * A linked clone's base: the bytes of other VMs' snapshot layers its disks read through. Not in
+   * `total` (they are counted with the VM that owns them), so the VMs' totals never count them twice.
+   */
+  shared: number;
+}
+
+/** Where a linked clone's disks lie: the disk of `snapshot` of VM `vm` (which may itself be a clone). */
+export interface LinkedBase {
+  vm: string;
+  snapshot: string;
+}
+
+/** What the page shows about a linked clone's base. */
+export interface LinkedInfo extends LinkedBase {
+  /** The source VM's name. */
+  vmName: string;
+  snapshotName: string;
+  /** The source VM was deleted: its records stay while linked clones read through them. */
+  sourceDeleted: boolean;
 }
 
 export type VmStoreEvent =
@@ -78,6 +113,10 @@ interface VmMeta {
   /** The media record's hash (key `media/<hash>`). */
   media: string;
   tree: SnapshotTreeJson;
+  /** A linked clone: the snapshot its disks lie on. */
+  linked?: LinkedBase;
+  /** A deleted VM whose snapshot layers linked clones still read through (not loaded as a VM). */
+  retired?: boolean;
 }
 
 /** The name of a media container in storage: the hex SHA-256 its header carries. */
@@ -95,6 +134,9 @@ const key = {
   layer: (vm: string, snap: string) => `vm/${vm}/snap/${snap}/disk`,
 };
 
+/** The queue of operations that change which VMs linked clones read through (deletes, retiring). */
+const LINKS = '#linked-clones';
+
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const encodeLayer = (layer: DiskLayer) => encodeSnapshot(layerToState(layer));
 
@@ -108,9 +150,16 @@ export class VmStore {
   private readonly persisted = new Set<string>();
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<(event: VmStoreEvent) => void>();
-  private readonly lastDiskSave = new Map<string, { at: number; writes: number }>();
+  /** The last disk save per VM; `unsaved`: the guest wrote since (a save waiting for the interval). */
+  private readonly lastDiskSave = new Map<string, { at: number; writes: number; unsaved?: boolean }>();
   /** The name each VM has in storage (a rename is saved). */
   private readonly savedNames = new Map<string, string>();
+  /** Linked clones (live and retired) and the snapshot each one's disks lie on. */
+  private readonly links = new Map<string, LinkedBase>();
+  /** Deleted VMs kept for their linked clones, by their kept id. Their trees stay in `trees`. */
+  private readonly retired = new Map<string, VmMeta>();
+  /** Each linked clone's base disk (it never changes: deleting other snapshots keeps every disk). */
+  private readonly baseCache = new Map<string, DiskLayer>();
   private readonly now: () => number;
 
   constructor(
@@ -135,7 +184,7 @@ export class VmStore {
   }
 
   usage(vmId: string): VmUsage {
-    return this.usageById.get(vmId) ?? { definition: 0, disks: 0, snapshots: 0, total: 0 };
+    return this.usageById.get(vmId) ?? { definition: 0, disks: 0, snapshots: 0, total: 0, shared: 0 };
   }
 
   /** Bytes all VMs take in storage (media shared by several VMs counted once). */
@@ -162,20 +211,25 @@ export class VmStore {
       }
     }
     metas.sort((a, b) => a.createdAt - b.createdAt);
-    const restored: VmRecord[] = [];
+    // Every tree first: a linked clone's disks read through its source's snapshot layers.
+    const loaded: VmMeta[] = [];
     for (const meta of metas) {
+      try {
+        this.trees.set(meta.id, await this.treeOf(meta));
+        if (meta.linked) this.links.set(meta.id, meta.linked);
+        if (meta.retired) this.retired.set(meta.id, meta);
+        else loaded.push(meta);
+      } catch (e) {
+        problems.push(`stored VM "${meta.name}" could not be loaded: ${errorText(e)}`);
+      }
+    }
+    const restored: VmRecord[] = [];
+    for (const meta of loaded) {
       try {
         const media = mediaFromState(await decodeSnapshot(await this.mustGet(key.media(meta.media))));
         this.mediaOf.set(meta.id, meta.media);
-        const layers = new Map<string, DiskLayer>();
-        for (const node of meta.tree.nodes) {
-          const bytes = await this.backend.get(key.layer(meta.id, node.id));
-          if (bytes) layers.set(node.id, layerFromState(await decodeSnapshot(bytes)));
-        }
-        const tree = SnapshotTree.fromJSON(meta.tree, layers);
-        const disk = await this.backend.get(key.disk(meta.id));
+        const disk = await this.fullDisk(meta.id, await this.backend.get(key.disk(meta.id)));
         this.persisted.add(meta.id);
-        this.trees.set(meta.id, tree);
         const record = await this.hypervisor.createVm(
           { ...meta.config, name: meta.name, media },
           meta.image,
@@ -190,7 +244,7 @@ export class VmStore {
         await this.refreshUsage(meta.id);
       } catch (e) {
         this.persisted.delete(meta.id);
-        this.trees.delete(meta.id);
+        if (this.clonesOf(meta.id).length === 0) this.trees.delete(meta.id); // its clones may still load
         problems.push(`stored VM "${meta.name}" could not be loaded: ${errorText(e)}`);
       }
     }
@@ -210,16 +264,10 @@ export class VmStore {
         return;
       case 'removed':
         this.persisted.delete(vm.id);
-        this.trees.delete(vm.id);
-        void this.queue(vm.id, async () => {
-          const keys = [...(await this.backend.list(key.prefix(vm.id))).keys()];
-          const media = this.mediaOf.get(vm.id);
-          this.mediaOf.delete(vm.id);
-          if (media && ![...this.mediaOf.values()].includes(media)) keys.push(key.media(media));
-          await this.backend.commit(new Map(), keys);
-          this.usageById.delete(vm.id);
-          await this.refreshUsage(null);
-        }).catch((e) => this.report(vm.id, e));
+        if (this.clonesOf(vm.id).length === 0) this.trees.delete(vm.id);
+        void this.queue(vm.id, () => this.queue(LINKS, () => this.dropVm(vm))).catch((e) =>
+          this.report(vm.id, e),
+        );
         return;
       case 'changed': {
         // Powered off: keep its disks. Renamed: keep the name.
@@ -242,8 +290,12 @@ export class VmStore {
     const last = this.lastDiskSave.get(vm.id) ?? { at: 0, writes: 0 };
     const writes = vm.stats.diskWrites;
     if (writes === last.writes && !force) return;
-    if (!force && this.now() - last.at < DISK_SAVE_INTERVAL_MS) return;
-    if (force && writes === last.writes && last.at > 0) return;
+    if (!force && this.now() - last.at < DISK_SAVE_INTERVAL_MS) {
+      this.lastDiskSave.set(vm.id, { ...last, unsaved: true });
+      return;
+    }
+    // The write counters restart at a revert and read 0 once off: only `unsaved` says what was written.
+    if (force && writes === last.writes && last.at > 0 && !last.unsaved) return;
     this.lastDiskSave.set(vm.id, { at: this.now(), writes });
     void this.queue(vm.id, () => this.saveDisks(vm.id)).catch((e) => this.report(vm.id, e));
   }
@@ -252,7 +304,7 @@ export class VmStore {
     if (!this.persisted.has(vmId) || !this.hypervisor.get(vmId)) return;
     const disk = await this.hypervisor.saveDisks(vmId);
     if (!disk || !this.persisted.has(vmId)) return;
-    await this.backend.commit(new Map([[key.disk(vmId), disk]]));
+    await this.backend.commit(new Map([[key.disk(vmId), await this.ownDisk(vmId, disk)]]));
     await this.refreshUsage(vmId);
   }
 
@@ -292,6 +344,7 @@ export class VmStore {
       config,
       media: this.mediaOf.get(vm.id) ?? '',
       tree: this.tree(vm.id).toJSON(),
+      linked: this.links.get(vm.id),
     };
   }
 
@@ -315,12 +368,13 @@ export class VmStore {
         powerState: captured.powerState,
         machineBytes: captured.machine?.length ?? 0,
         liveDisk: live,
+        base: this.links.has(vmId) ? this.baseOf(vmId) : undefined,
         now: this.now(),
       });
       try {
         const put = new Map<string, Uint8Array>([
           [key.layer(vmId, node.id), await encodeLayer(node.layer)],
-          [key.disk(vmId), captured.disk],
+          [key.disk(vmId), await this.ownDisk(vmId, captured.disk)],
           [key.meta(vmId), json(this.meta(vm))],
         ]);
         if (captured.machine) put.set(key.machine(vmId, node.id), captured.machine);
@@ -347,12 +401,13 @@ export class VmStore {
         machine = (await this.backend.get(key.machine(vmId, snapshotId))) ?? null;
         if (!machine) throw new Error(`the machine state of snapshot "${node.name}" is missing from storage`);
       }
-      const disk = await encodeLayer(tree.diskAt(snapshotId));
+      const own = tree.diskAt(snapshotId); // a linked clone's: over its base
+      const disk = await encodeLayer(this.links.has(vmId) ? overlayLayers(this.baseOf(vmId), own) : own);
       await this.hypervisor.loadSnapshot(vmId, { powerState: node.powerState, machine, disk });
       tree.revert(snapshotId);
       await this.backend.commit(
         new Map([
-          [key.disk(vmId), disk],
+          [key.disk(vmId), this.links.has(vmId) ? await encodeLayer(own) : disk],
           [key.meta(vmId), json(this.meta(vm))],
         ]),
       );
@@ -367,7 +422,16 @@ export class VmStore {
     return this.queue(vmId, async () => {
       const vm = this.mustVm(vmId);
       const tree = this.tree(vmId);
-      if (!tree.get(snapshotId)) throw new Error(`${vm.name} has no snapshot ${snapshotId}`);
+      const doomed = tree.get(snapshotId);
+      if (!doomed) throw new Error(`${vm.name} has no snapshot ${snapshotId}`);
+      const clones = this.clonesOf(vmId, snapshotId);
+      if (clones.length > 0) {
+        const one = clones.length === 1;
+        throw new Error(
+          `snapshot "${doomed.name}" is the shared disk of the linked clone${one ? '' : 's'} ${clones.join(', ')}: ` +
+            `delete ${one ? 'it' : 'them'} or make ${one ? 'it' : 'them'} independent first`,
+        );
+      }
       const { changed } = tree.delete(snapshotId);
       const put = new Map<string, Uint8Array>([[key.meta(vmId), json(this.meta(vm))]]);
       for (const child of changed) put.set(key.layer(vmId, child.id), await encodeLayer(child.layer));
@@ -401,13 +465,299 @@ export class VmStore {
   }
 
   private async loadTree(vmId: string): Promise<SnapshotTree> {
-    const meta = parseMeta(await this.backend.get(key.meta(vmId)), vmId);
+    return this.treeOf(parseMeta(await this.backend.get(key.meta(vmId)), vmId));
+  }
+
+  /** A stored VM's snapshot tree with its layers. */
+  private async treeOf(meta: VmMeta): Promise<SnapshotTree> {
+    const vmId = meta.id;
     const layers = new Map<string, DiskLayer>();
     for (const node of meta.tree.nodes) {
       const bytes = await this.backend.get(key.layer(vmId, node.id));
       if (bytes) layers.set(node.id, layerFromState(await decodeSnapshot(bytes)));
     }
     return SnapshotTree.fromJSON(meta.tree, layers);
+  }
+
+  // ---- linked clones ----
+
+  /**
+   * A linked clone: a new VM whose disks are an empty copy-on-write layer over the disk of one of this
+   * VM's snapshots, reading that snapshot's stored layers in place (only the machine state is copied),
+   * with that snapshot as its one snapshot and "you are here", so reverting to it resumes the machine
+   * there. Its writes and its own snapshots stay in its own layers. `snapshotId` null: a new VM on this
+   * VM's base disks (a linked clone's clone shares the same base; otherwise the bare images).
+   */
+  linkedClone(vmId: string, snapshotId: string | null, progress: Progress = () => {}): Promise<VmRecord> {
+    return this.queue(vmId, async () => {
+      const vm = this.mustVm(vmId);
+      const node = snapshotId === null ? null : this.tree(vmId).get(snapshotId);
+      if (snapshotId !== null && !node) throw new Error(`${vm.name} has no snapshot ${snapshotId}`);
+      progress(0, 3, 'reading the snapshot');
+      let machine: Uint8Array | null = null;
+      if (node && node.powerState !== 'off') {
+        machine = (await this.backend.get(key.machine(vmId, node.id))) ?? null;
+        if (!machine) throw new Error(`the machine state of snapshot "${node.name}" is missing from storage`);
+      }
+      const link = node ? { vm: vmId, snapshot: node.id } : this.links.get(vmId);
+      const base = node
+        ? overlayLayers(this.baseOf(vmId), this.tree(vmId).diskAt(node.id))
+        : this.baseOf(vmId);
+      progress(1, 3, 'creating the VM');
+      const stem = `${vm.name}${node ? `-${node.name}` : ''}`.slice(0, 33).trim();
+      const record = await this.hypervisor.createVm(
+        { ...vm.config, name: this.freeName(`${stem}-linked`) },
+        vm.image,
+        { console: vm.console, disk: await encodeLayer(base) },
+      );
+      const cloneId = record.id;
+      if (link) {
+        this.links.set(cloneId, { ...link });
+        this.baseCache.set(cloneId, base);
+      }
+      const tree = new SnapshotTree();
+      const copy = node
+        ? tree.take({
+            name: node.name,
+            description: node.description,
+            powerState: node.powerState,
+            machineBytes: node.machineBytes,
+            liveDisk: base,
+            base,
+            now: node.createdAt,
+          })
+        : null;
+      try {
+        // The 'added' event queued saving the definition and media; the rest goes with it.
+        await this.queue(cloneId, async () => {
+          this.trees.set(cloneId, tree);
+          const put = new Map<string, Uint8Array>([
+            [key.meta(cloneId), json(this.meta(record))],
+            [key.disk(cloneId), await encodeLayer(emptyLayer())],
+          ]);
+          if (copy) {
+            put.set(key.layer(cloneId, copy.id), await encodeLayer(copy.layer));
+            if (machine) put.set(key.machine(cloneId, copy.id), machine);
+          }
+          progress(2, 3, 'storing');
+          await this.backend.commit(put);
+          this.emit({ type: 'snapshots', vmId: cloneId });
+          await this.refreshUsage(cloneId);
+        });
+      } catch (e) {
+        this.hypervisor.deleteVm(cloneId);
+        throw e;
+      }
+      progress(3, 3, 'done');
+      return record;
+    });
+  }
+
+  /**
+   * Makes a linked clone independent: its base's sectors go into its own records (the disks now, and the
+   * snapshots at the top of its tree), so it no longer reads through the source, whose snapshot can then
+   * be deleted. Storage grows by the base's size.
+   */
+  makeIndependent(vmId: string, progress: Progress = () => {}): Promise<void> {
+    return this.queue(vmId, async () => {
+      const vm = this.mustVm(vmId);
+      const link = this.links.get(vmId);
+      if (!link) throw new Error(`${vm.name} is not a linked clone`);
+      progress(0, 2, 'copying the shared disk');
+      const base = this.baseOf(vmId);
+      const roots = this.tree(vmId)
+        .children(null)
+        .map((node) => ({ node, layer: overlayLayers(base, node.layer) }));
+      const own = await this.backend.get(key.disk(vmId));
+      const disk = overlayLayers(base, own ? layerFromState(await decodeSnapshot(own)) : emptyLayer());
+      this.links.delete(vmId);
+      const put = new Map<string, Uint8Array>([
+        [key.meta(vmId), json(this.meta(vm))],
+        [key.disk(vmId), await encodeLayer(disk)],
+      ]);
+      for (const { node, layer } of roots) put.set(key.layer(vmId, node.id), await encodeLayer(layer));
+      progress(1, 2, 'storing');
+      try {
+        await this.backend.commit(put);
+      } catch (e) {
+        this.links.set(vmId, link);
+        throw e;
+      }
+      for (const { node, layer } of roots) node.layer = layer;
+      this.baseCache.delete(vmId);
+      await this.queue(LINKS, () => this.collect(link.vm));
+      this.emit({ type: 'snapshots', vmId });
+      await this.refreshUsage(vmId);
+      progress(2, 2, 'done');
+    });
+  }
+
+  /** A linked clone's base (which VM and snapshot its disks read through), or null for other VMs. */
+  linkedInfo(vmId: string): LinkedInfo | null {
+    const link = this.links.get(vmId);
+    if (!link) return null;
+    const retired = this.retired.get(link.vm);
+    return {
+      ...link,
+      vmName: retired?.name ?? this.hypervisor.get(link.vm)?.name ?? link.vm,
+      snapshotName: this.trees.get(link.vm)?.get(link.snapshot)?.name ?? link.snapshot,
+      sourceDeleted: !!retired,
+    };
+  }
+
+  /**
+   * The names of the VMs that read through a VM's snapshots (only `snapshotId`'s, when given): its linked
+   * clones, and theirs when a clone was deleted and kept for them.
+   */
+  clonesOf(vmId: string, snapshotId?: string): string[] {
+    const out: string[] = [];
+    for (const [id, link] of this.links) {
+      if (link.vm !== vmId || (snapshotId !== undefined && link.snapshot !== snapshotId)) continue;
+      if (this.retired.has(id)) out.push(...this.clonesOf(id));
+      else out.push(this.hypervisor.get(id)?.name ?? id);
+    }
+    return out;
+  }
+
+  /** The disk a VM's layers lie on: empty on the bare images, a linked clone's base otherwise. */
+  private baseOf(vmId: string): DiskLayer {
+    const link = this.links.get(vmId);
+    if (!link) return emptyLayer();
+    let base = this.baseCache.get(vmId);
+    if (!base) {
+      const tree = this.trees.get(link.vm);
+      if (!tree?.get(link.snapshot)) {
+        throw new Error(`its linked base (snapshot ${link.snapshot} of ${link.vm}) is missing from storage`);
+      }
+      base = overlayLayers(this.baseOf(link.vm), tree.diskAt(link.snapshot));
+      this.baseCache.set(vmId, base);
+    }
+    return base;
+  }
+
+  /** The worker's disk container (everything written over the images) as the VM's own stored disk. */
+  private async ownDisk(vmId: string, full: Uint8Array): Promise<Uint8Array> {
+    if (!this.links.has(vmId)) return full;
+    return encodeLayer(diffLayers(layerFromState(await decodeSnapshot(full)), this.baseOf(vmId)));
+  }
+
+  /** A stored disk container as the worker's (a linked clone's own sectors over its base). */
+  private async fullDisk(vmId: string, own: Uint8Array | undefined): Promise<Uint8Array | undefined> {
+    if (!this.links.has(vmId)) return own;
+    const layer = own ? layerFromState(await decodeSnapshot(own)) : emptyLayer();
+    return encodeLayer(overlayLayers(this.baseOf(vmId), layer));
+  }
+
+  /** The snapshot ids of `vmId` that linked clones (live or kept) read through. */
+  private clonedSnapshots(vmId: string): Set<string> {
+    const out = new Set<string>();
+    for (const link of this.links.values()) if (link.vm === vmId) out.add(link.snapshot);
+    return out;
+  }
+
+  /**
+   * Removes a deleted VM's records. When linked clones read through its snapshots it is kept instead
+   * ("retired"): under a new id no VM can be given (ids are [\w-]; this one has a dot), with its meta and
+   * the layers on the clones' paths; its disks, machine states and other snapshots go.
+   */
+  private async dropVm(vm: VmRecord): Promise<void> {
+    const keys = [...(await this.backend.list(key.prefix(vm.id))).keys()];
+    const media = this.mediaOf.get(vm.id);
+    this.mediaOf.delete(vm.id);
+    if (media && ![...this.mediaOf.values()].includes(media)) keys.push(key.media(media));
+    const dependents = [...this.links].filter(([, link]) => link.vm === vm.id);
+    const tree = this.trees.get(vm.id);
+    const ownLink = this.links.get(vm.id);
+    if (dependents.length === 0 || !tree) {
+      await this.backend.commit(new Map(), keys);
+      this.trees.delete(vm.id);
+      this.links.delete(vm.id);
+      this.baseCache.delete(vm.id);
+      if (ownLink) await this.collect(ownLink.vm);
+    } else {
+      const keptId = `${vm.id}.kept${vm.createdAt}`;
+      tree.prune(dependents.map(([, link]) => link.snapshot));
+      const meta: VmMeta = { ...this.meta(vm), id: keptId, retired: true };
+      this.savedNames.delete(vm.id);
+      const put = new Map<string, Uint8Array>([[key.meta(keptId), json(meta)]]);
+      for (const node of tree.list()) {
+        const bytes = await this.backend.get(key.layer(vm.id, node.id));
+        if (bytes) put.set(key.layer(keptId, node.id), bytes);
+      }
+      for (const [id, link] of dependents) this.links.set(id, { vm: keptId, snapshot: link.snapshot });
+      for (const [id] of dependents) {
+        const clone = this.hypervisor.get(id);
+        const kept = this.retired.get(id);
+        if (clone && this.persisted.has(id)) put.set(key.meta(id), json(this.meta(clone)));
+        else if (kept) {
+          kept.linked = this.links.get(id);
+          put.set(key.meta(id), json(kept));
+        }
+      }
+      try {
+        await this.backend.commit(put, keys);
+      } catch (e) {
+        for (const [id, link] of dependents) this.links.set(id, link);
+        throw e;
+      }
+      this.links.delete(vm.id);
+      if (ownLink) this.links.set(keptId, ownLink);
+      const base = this.baseCache.get(vm.id);
+      this.baseCache.delete(vm.id);
+      if (base) this.baseCache.set(keptId, base);
+      this.trees.delete(vm.id);
+      this.trees.set(keptId, tree);
+      this.retired.set(keptId, meta);
+      // A clone's definition written meanwhile by its own queue must name the new id too.
+      for (const [id] of dependents) {
+        if (this.hypervisor.get(id)) this.saveMeta(id).catch((e) => this.report(id, e));
+      }
+    }
+    this.usageById.delete(vm.id);
+    await this.refreshUsage(null);
+  }
+
+  /**
+   * Prunes a kept (retired) VM to what linked clones still read, and deletes it once none does. Runs in
+   * the LINKS queue, as dropVm does: two VMs of one chain deleted at once see each other's changes.
+   */
+  private async collect(vmId: string): Promise<void> {
+    const meta = this.retired.get(vmId);
+    if (!meta) return;
+    await (async () => {
+      const tree = this.trees.get(vmId);
+      const keep = this.clonedSnapshots(vmId);
+      if (keep.size === 0 || !tree) {
+        await this.backend.commit(new Map(), [...(await this.backend.list(key.prefix(vmId))).keys()]);
+        this.retired.delete(vmId);
+        this.trees.delete(vmId);
+        this.baseCache.delete(vmId);
+        const link = this.links.get(vmId);
+        this.links.delete(vmId);
+        if (link) await this.collect(link.vm);
+      } else {
+        const removed = tree.prune(keep);
+        if (removed.length === 0) return;
+        meta.tree = tree.toJSON();
+        await this.backend.commit(
+          new Map([[key.meta(vmId), json(meta)]]),
+          removed.map((node) => key.layer(vmId, node.id)),
+        );
+      }
+    })();
+    await this.refreshUsage(null);
+  }
+
+  /** Bytes of other VMs' snapshot layers a linked clone's disks read through. */
+  private sharedBytes(vmId: string, sizes: ReadonlyMap<string, number>): number {
+    let n = 0;
+    for (let link = this.links.get(vmId), depth = 0; link && depth < 10_000; depth++) {
+      const tree = this.trees.get(link.vm);
+      if (!tree?.get(link.snapshot)) break;
+      for (const node of tree.path(link.snapshot)) n += sizes.get(key.layer(link.vm, node.id)) ?? 0;
+      link = this.links.get(link.vm);
+    }
+    return n;
   }
 
   // ---- export and import ----
@@ -435,7 +785,9 @@ export class VmStore {
         if (node.powerState !== 'off' && !machine) {
           throw new Error(`the machine state of snapshot "${node.name}" is missing from storage`);
         }
-        snapshots[node.id] = { machine, disk: await encodeLayer(node.layer) };
+        // A linked clone's file is self-contained: its base goes under the snapshots at the top.
+        const layer = node.parent === null ? overlayLayers(this.baseOf(vmId), node.layer) : node.layer;
+        snapshots[node.id] = { machine, disk: await encodeLayer(layer) };
       }
       const state: StateValue = {
         format: EXPORT_FORMAT,
@@ -444,7 +796,7 @@ export class VmStore {
         exportedAt: this.now(),
         vm: vmState(vm),
         media: mediaToState(vm.config.media),
-        disk: (await read(key.disk(vmId))) ?? (await encodeLayer(new Map())),
+        disk: (await this.fullDisk(vmId, await read(key.disk(vmId)))) ?? (await encodeLayer(new Map())),
         tree: tree.toJSON() as unknown as StateValue,
         snapshots,
       };
@@ -466,7 +818,7 @@ export class VmStore {
       if (node.powerState !== 'off' && !machine) {
         throw new Error(`the machine state of snapshot "${node.name}" is missing from storage`);
       }
-      const disk = await encodeLayer(tree.diskAt(snapshotId));
+      const disk = await encodeLayer(overlayLayers(this.baseOf(vmId), tree.diskAt(snapshotId)));
       const single: SnapshotTreeJson = {
         version: tree.toJSON().version,
         current: node.id,
@@ -573,7 +925,9 @@ export class VmStore {
 
   private async saveDisksNow(vmId: string): Promise<void> {
     const disk = await this.hypervisor.saveDisks(vmId);
-    if (disk && this.persisted.has(vmId)) await this.backend.commit(new Map([[key.disk(vmId), disk]]));
+    if (disk && this.persisted.has(vmId)) {
+      await this.backend.commit(new Map([[key.disk(vmId), await this.ownDisk(vmId, disk)]]));
+    }
   }
 
   // ---- plumbing ----
@@ -583,7 +937,7 @@ export class VmStore {
     const all = await this.backend.list('');
     this.totalBytes = [...all.values()].reduce((a, b) => a + b, 0);
     if (vmId !== null && this.hypervisor.get(vmId)) {
-      const usage: VmUsage = { definition: 0, disks: 0, snapshots: 0, total: 0 };
+      const usage: VmUsage = { definition: 0, disks: 0, snapshots: 0, total: 0, shared: 0 };
       const media = this.mediaOf.get(vmId);
       for (const [k, size] of all) {
         if (!k.startsWith(key.prefix(vmId)) && !(media && k === key.media(media))) continue;
@@ -593,6 +947,10 @@ export class VmStore {
         usage.total += size;
       }
       this.usageById.set(vmId, usage);
+    }
+    for (const id of this.links.keys()) {
+      const usage = this.usageById.get(id);
+      if (usage) usage.shared = this.sharedBytes(id, all);
     }
     this.emit({ type: 'usage', vmId });
   }
