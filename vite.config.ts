@@ -1,4 +1,5 @@
 import { defineConfig, type Plugin } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { cpSync, createReadStream, existsSync, statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 
@@ -54,6 +55,25 @@ function guestImages(): Plugin {
   };
 }
 
+/**
+ * Starts the test files that take minutes first (the Linux boot runs its CLI in a child process for ~10
+ * minutes of CPU), so the short ones fill the other worker meanwhile instead of the long one starting last.
+ */
+const LONGEST_FIRST = ['test/linux/', 'test/e2e/', 'test/conformance/', 'test/cpu/guests-vs-qemu'];
+class LongestFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (f: TestSpecification) => {
+      const i = LONGEST_FIRST.findIndex((part) => f.moduleId.replaceAll('\\', '/').includes(part));
+      return i < 0 ? LONGEST_FIRST.length : i;
+    };
+    return sorted
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i)
+      .map((x) => x.f);
+  }
+}
+
 export default defineConfig({
   root: '.',
   // Relative asset URLs: dist/ works from any folder of any static server.
@@ -65,5 +85,6 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'threads',
+    sequence: { sequencer: LongestFirstSequencer },
   },
 });
