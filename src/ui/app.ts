@@ -428,8 +428,11 @@ export class App {
     const panel = this.panels.get(vm.id);
     if (!panel) return;
     if (vm.state === 'starting') {
-      if (before === 'off' || before === 'crashed')
-        panel.serial.note(`powered on ${new Date().toLocaleTimeString()}`);
+      if (before === 'off' || before === 'crashed') {
+        // A machine saved by visor86 run starts where it was saved: its earlier output is not here.
+        const resumes = vm.config.media.kind === 'saved' ? ', resuming the machine where it was saved' : '';
+        panel.serial.note(`powered on ${new Date().toLocaleTimeString()}${resumes}`);
+      }
       panel.screen.showBlank();
     } else if (vm.state === 'off' && before !== 'starting') panel.serial.note(vm.reason || 'powered off');
     else if (vm.state === 'crashed') panel.serial.note('crashed');
