@@ -61,6 +61,26 @@ describe('the guest catalog', () => {
     expect(without.entries.some((e) => e.id === 'linux')).toBe(false);
   });
 
+  it('boots Linux with console=ttyS0 and 128 MiB', async () => {
+    // A folder with only a (tiny) bzImage and an initrd, served like images/linux/.
+    const kernel = readFileSync(join(import.meta.dirname, '..', 'machine', 'fixtures', 'tiny-bzimage.bin'));
+    const fetcher: Fetcher = async (url) => {
+      if (url === 'base/linux/bzImage') return new Response(kernel);
+      if (url === 'base/linux/initrd.gz') return new Response(new Uint8Array([0x1f, 0x8b, 8, 0]));
+      return new Response('not found', { status: 404 });
+    };
+    const linux = (await loadCatalog('base/', fetcher)).entries.find((e) => e.id === 'linux')!;
+    expect(linux).toMatchObject({
+      title: 'Linux',
+      memoryMiB: 128,
+      console: 'serial',
+      cmdline: 'console=ttyS0',
+    });
+    const media = await fetchMedia('base/', linux, fetcher);
+    expect(media).toMatchObject({ kind: 'linux', cmdline: 'console=ttyS0' });
+    expect(media.kind === 'linux' && media.initrd?.length).toBe(4);
+  });
+
   it('reports a missing catalog and a missing image clearly', async () => {
     const empty = await loadCatalog('base/', folderFetcher('/nonexistent'));
     expect(empty.entries).toEqual([]);
