@@ -148,8 +148,8 @@ describe('self-modifying code', () => {
   });
 
   test('a page fault inside a compiled loop is delivered exactly as the interpreter does', () => {
-    // mov esi, 0x200000; l: mov eax, [esi]; add esi, 0x1000; inc ebx; jmp l  -- page 0x22b is not present?
-    // The paged32 machine leaves linear page 0x2b unmapped: start below it so the loop faults there.
+    // mov esi, 0x20000; l: mov eax, [esi]; add esi, 0x1000; inc ebx; jmp l
+    // The paged32 machine leaves linear page 0x2b not present: the loop walks up to it and faults there.
     const code = [0xbe, ...le32(0x20000), 0x8b, 0x06, 0x81, 0xc6, ...le32(0x1000), 0x43, 0xeb, 0xf5];
     const results = MODES.map((jit) => {
       const m = load('paged32', code, jit);
