@@ -6,14 +6,14 @@
  *     --append console=ttyS0 --until 'visor86:/# ' --save /tmp/linux-prompt.visor86
  *   VISOR86_LINUX_STATE=/tmp/linux-prompt.visor86 npx vitest run test/e2e/linux-console.test.ts
  *
- * Without it the test skips: booting Linux takes minutes, and test/linux/linux-shell.test.ts (which boots
+ * It refreshes docs/linux-console.png. Without it the test skips: booting Linux takes minutes, and test/linux/linux-shell.test.ts (which boots
  * it in CI anyway) runs the same driver on the machine it saves.
  */
 import { describe, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { pathExists, requirement } from '../helpers/requirements.ts';
 import { CHROMIUM } from './harness.ts';
-import { checkLinuxConsoleInPage } from './linux-console.ts';
+import { LINUX_DOCS_SCREENSHOT, checkLinuxConsoleInPage } from './linux-console.ts';
 
 const STATE = process.env.VISOR86_LINUX_STATE ?? '';
 
@@ -38,7 +38,10 @@ describe.skipIf(skip !== null)('Linux console in Chromium', () => {
   it(
     'imports the machine saved at the prompt, resumes it, edits a line and interrupts a command with Ctrl+C',
     async () => {
-      await checkLinuxConsoleInPage(STATE, { log: (line) => console.log(`linux-console: ${line}`) });
+      await checkLinuxConsoleInPage(STATE, {
+        log: (line) => console.log(`linux-console: ${line}`),
+        screenshot: LINUX_DOCS_SCREENSHOT,
+      });
     },
     10 * 60_000,
   );
