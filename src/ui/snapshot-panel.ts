@@ -3,6 +3,11 @@
  * base disks with "You are here", take / revert / edit / delete, export of a snapshot or the whole VM, and
  * import of an exported file. Storage use of the VM is in the title.
  *
+ * Two kinds of clone of a snapshot: a linked clone (a new VM whose disks are a copy-on-write layer over the
+ * snapshot's, sharing its stored blocks: made at once, small, but tied to the snapshot, which cannot be
+ * deleted while the clone uses it) and a full clone (its own copy of the disk: independent). A linked
+ * clone says so in its base row, shows the bytes it shares apart from its own, and can be made independent.
+ *
  * The tree is an ARIA tree (role=tree, treeitems with aria-level and aria-selected) with a roving
  * tabindex: ↑/↓ move, Home/End jump, Enter reverts, F2 edits, Delete deletes (each after confirming).
  */
@@ -23,11 +28,30 @@ export interface SnapshotPanelHooks {
   reverted(vm: VmRecord, snapshot: SnapshotNode): void;
 }
 
+const CLONE_KINDS = {
+  linked: {
+    label: 'Linked clone',
+    hint:
+      'Fast and small: the new VM’s disk is a layer over this snapshot’s, sharing its stored blocks. ' +
+      'It depends on this snapshot, which cannot be deleted while the clone uses it (until the clone is ' +
+      'made independent).',
+  },
+  full: {
+    label: 'Full clone',
+    hint: 'The new VM gets its own copy of this snapshot’s disk: more storage, and independent of this VM.',
+  },
+} as const;
+type CloneKind = keyof typeof CLONE_KINDS;
+
 const POWER_LABELS = { running: 'running, with memory', paused: 'paused, with memory', off: 'powered off' };
 
 export class SnapshotPanel {
   readonly element: HTMLElement;
   readonly dialog: HTMLDialogElement;
+  /** Linked or full clone of the selected snapshot. */
+  readonly cloneDialog: HTMLDialogElement;
+  private readonly cloneTitle = h('h2', {}, 'Clone');
+  private cloneTarget: { vmId: string; snapshotId: string } | null = null;
   private readonly title: HTMLElement;
   private readonly usageEl: HTMLElement;
   private readonly treeEl: HTMLElement;
@@ -69,13 +93,23 @@ export class SnapshotPanel {
       this.fileInput.value = '';
       if (file) void this.importFile(file);
     });
-    const button = (id: string, iconName: string, label: string, onclick: () => void, extra = '') => {
+    const button = (
+      id: string,
+      iconName: string,
+      label: string,
+      onclick: () => void,
+      extra = '',
+      /** A longer explanation, shown as the tooltip. */
+      hint = label,
+    ) => {
       const b = h(
         'button',
-        { type: 'button', class: `btn tool ${extra}`, 'data-action': id, title: label, onclick },
+        { type: 'button', class: `btn tool ${extra}`, 'data-action': id, title: hint, onclick },
         icon(iconName),
         h('span', { class: 'label' }, label),
       );
+      b.setAttribute('aria-label', label);
+      if (hint !== label) b.setAttribute('aria-description', hint);
       this.buttons.set(id, b);
       return b;
     };
@@ -87,12 +121,26 @@ export class SnapshotPanel {
       button('snap-edit', 'edit', 'Edit', () => this.openEdit(), 'secondary'),
       button('snap-delete', 'trash', 'Delete', () => void this.deleteSelected(), 'secondary'),
       h('span', { class: 'tool-sep' }),
-      button('snap-clone', 'clone', 'Clone to a new VM', () => void this.cloneSelected(), 'secondary'),
+      button(
+        'snap-clone',
+        'clone',
+        'Clone…',
+        () => this.openClone(),
+        'secondary',
+        'Clone to a new VM: linked (shares this snapshot’s disk) or full (its own copy)',
+      ),
       button('snap-export', 'download', 'Export snapshot', () => void this.exportSelected(), 'secondary'),
       h('span', { class: 'tool-sep' }),
       button('vm-export', 'download', 'Export VM', () => void this.exportVm()),
+      button(
+        'vm-independent',
+        'disk',
+        'Make independent',
+        () => void this.makeIndependent(),
+        'secondary',
+        'Copy the disk this linked clone shares into the VM itself, so it no longer depends on the source snapshot (uses more storage)',
+      ),
     );
-    for (const b of this.buttons.values()) b.setAttribute('aria-label', b.title);
     const importButton = h(
       'button',
       {
@@ -219,6 +267,8 @@ export class SnapshotPanel {
       }
     });
     this.dialog = h('dialog', { class: 'dialog snapshot-dialog', 'aria-label': 'Snapshot' }, form);
+    this.cloneDialog = this.makeCloneDialog();
+    this.element.append(this.cloneDialog);
     this.render();
   }
 
@@ -237,7 +287,9 @@ export class SnapshotPanel {
       tree?.toJSON(),
       selectedId,
       this.busy,
-      vm && this.store.usage(vm.id).total,
+      vm && this.store.usage(vm.id),
+      vm && this.store.linkedInfo(vm.id),
+      vm && this.store.clonesOf(vm.id),
     ]);
     if (signature === this.shown) return;
     this.shown = signature;
@@ -245,9 +297,18 @@ export class SnapshotPanel {
       ? `${vm.name} · ${nodes.length} snapshot${nodes.length === 1 ? '' : 's'}`
       : 'no VM selected';
     const usage = vm ? this.store.usage(vm.id) : null;
-    this.usageEl.textContent = usage && usage.total > 0 ? `${formatBytes(usage.total)} stored` : '';
+    const linked = vm ? this.store.linkedInfo(vm.id) : null;
+    this.usageEl.textContent =
+      usage && usage.total > 0
+        ? usage.shared > 0
+          ? `${formatBytes(usage.total)} own + ${formatBytes(usage.shared)} shared`
+          : `${formatBytes(usage.total)} stored`
+        : '';
     this.usageEl.title = usage
-      ? `Definition and media ${formatBytes(usage.definition)} · disks ${formatBytes(usage.disks)} · snapshots ${formatBytes(usage.snapshots)}`
+      ? `Definition and media ${formatBytes(usage.definition)} · disks ${formatBytes(usage.disks)} · snapshots ${formatBytes(usage.snapshots)}` +
+        (linked
+          ? ` · shared ${formatBytes(usage.shared)}: the disk of "${linked.snapshotName}" of ${linked.vmName}, stored once and counted there`
+          : '')
       : '';
     const state = vm?.state;
     const canTake = !!vm && (state === 'running' || state === 'paused' || state === 'off') && !this.busy;
@@ -259,6 +320,8 @@ export class SnapshotPanel {
     set('snap-export', !!selected && !this.busy);
     set('snap-clone', !!selected && !this.busy);
     set('vm-export', !!vm && state !== 'starting' && !this.busy);
+    set('vm-independent', !!linked && !this.busy);
+    this.buttons.get('vm-independent')!.hidden = !linked;
 
     if (!vm || !tree) {
       this.treeEl.replaceChildren(
@@ -283,7 +346,13 @@ export class SnapshotPanel {
         { class: 'snap-base', role: 'none', style: '--level:0' },
         icon('disk'),
         h('span', {}, `${vm.name}`),
-        h('span', { class: 'snap-meta' }, `base disks · ${vm.image}`),
+        h(
+          'span',
+          { class: 'snap-meta' },
+          linked
+            ? `linked clone · its disks lie on "${linked.snapshotName}" of ${linked.vmName}${linked.sourceDeleted ? ' (deleted, kept for its clones)' : ''}`
+            : `base disks · ${vm.image}`,
+        ),
       ),
     );
     if (here === null) items.push(youAreHere(1));
@@ -307,7 +376,11 @@ export class SnapshotPanel {
     const focused = this.treeEl.contains(document.activeElement);
     this.treeEl.replaceChildren(...items);
     if (focused) this.treeEl.querySelector<HTMLElement>('[tabindex="0"]')?.focus();
-    this.details.replaceChildren(...(selected ? this.describe(selected) : []).filter((x) => x !== null));
+    this.details.replaceChildren(
+      ...(selected ? this.describe(selected, this.store.clonesOf(vm.id, selected.id)) : []).filter(
+        (x) => x !== null,
+      ),
+    );
   }
 
   private item(
@@ -339,7 +412,7 @@ export class SnapshotPanel {
     return li;
   }
 
-  private describe(node: SnapshotNode): Array<HTMLElement | null> {
+  private describe(node: SnapshotNode, clones: string[]): Array<HTMLElement | null> {
     const size = node.machineBytes + [...node.layer.values()].reduce((n, s) => n + s.size * 512, 0);
     return [
       h('div', { class: 'snap-details-name' }, node.name),
@@ -357,6 +430,16 @@ export class SnapshotPanel {
           {},
           `${formatBytes(size)} (memory ${formatBytes(node.machineBytes)}, disk changes ${formatBytes(size - node.machineBytes)})`,
         ),
+        ...(clones.length > 0
+          ? [
+              h('dt', {}, 'Linked clones'),
+              h(
+                'dd',
+                { class: 'snap-clones' },
+                `${clones.join(', ')}: their disks lie on this snapshot, so it cannot be deleted while they use it (delete them or make them independent first)`,
+              ),
+            ]
+          : []),
       ),
     ];
   }
@@ -526,6 +609,11 @@ export class SnapshotPanel {
     const target = this.selectedNode();
     if (!target || this.busy) return;
     const { vm, node } = target;
+    if (this.store.clonesOf(vm.id, node.id).length > 0) {
+      // Refused by the store, with a message naming the clones: no question to ask first.
+      await this.run(`Deleting "${node.name}"`, () => this.store.deleteSnapshot(vm.id, node.id));
+      return;
+    }
     const children = this.store.tree(vm.id).children(node.id).length;
     const keep =
       children > 0
@@ -539,14 +627,104 @@ export class SnapshotPanel {
     });
   }
 
-  private async cloneSelected(): Promise<void> {
+  private makeCloneDialog(): HTMLDialogElement {
+    const choice = (kind: CloneKind) =>
+      h(
+        'label',
+        { class: 'check', style: 'align-items:flex-start' },
+        h('input', {
+          type: 'radio',
+          name: 'clone-kind',
+          value: kind,
+          checked: kind === 'linked',
+          style: 'margin-top:3px',
+        }),
+        h(
+          'span',
+          {},
+          h('strong', {}, CLONE_KINDS[kind].label),
+          h('br', {}),
+          h('span', { class: 'hint' }, CLONE_KINDS[kind].hint),
+        ),
+      );
+    const form = h(
+      'form',
+      { method: 'dialog' },
+      h(
+        'header',
+        { class: 'dialog-head' },
+        this.cloneTitle,
+        closeButton(() => dialog.close()),
+      ),
+      h(
+        'div',
+        { class: 'dialog-body', role: 'radiogroup', 'aria-label': 'Kind of clone' },
+        choice('linked'),
+        choice('full'),
+        h(
+          'p',
+          { class: 'hint' },
+          'The new VM starts powered off with the snapshot as "you are here": revert to it to resume there.',
+        ),
+      ),
+      h(
+        'footer',
+        { class: 'dialog-foot' },
+        h('button', { type: 'button', class: 'btn', onclick: () => dialog.close() }, 'Cancel'),
+        h('button', { type: 'submit', class: 'btn primary' }, 'Clone'),
+      ),
+    );
+    const dialog = h('dialog', { class: 'dialog clone-dialog', 'aria-label': 'Clone a snapshot' }, form);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const kind = new FormData(form).get('clone-kind') === 'full' ? 'full' : 'linked';
+      dialog.close();
+      const target = this.cloneTarget;
+      const vm = target && this.store.hypervisor.get(target.vmId);
+      const node = vm && this.store.tree(vm.id).get(target.snapshotId);
+      if (vm && node) void this.clone(vm, node, kind);
+    });
+    return dialog;
+  }
+
+  private openClone(): void {
     const target = this.selectedNode();
-    if (!target) return;
-    const { vm, node } = target;
-    await this.run(`Cloning "${node.name}"`, async (progress) => {
-      const clone = await this.store.cloneSnapshot(vm.id, node.id, progress);
+    if (!target || this.busy) return;
+    this.cloneTarget = { vmId: target.vm.id, snapshotId: target.node.id };
+    this.cloneTitle.textContent = `Clone "${target.node.name}" of ${target.vm.name} to a new VM`;
+    this.cloneDialog.showModal();
+  }
+
+  private async clone(vm: VmRecord, node: SnapshotNode, kind: CloneKind): Promise<void> {
+    if (this.busy) return;
+    await this.run(`${kind === 'linked' ? 'Linked' : 'Full'} clone of "${node.name}"`, async (progress) => {
+      const clone =
+        kind === 'linked'
+          ? await this.store.linkedClone(vm.id, node.id, progress)
+          : await this.store.cloneSnapshot(vm.id, node.id, progress);
       this.hooks.imported(clone);
-      this.hooks.toast(`Made ${clone.name} from "${node.name}": revert it to the snapshot to start it there`);
+      this.hooks.toast(
+        `Made ${clone.name}, a ${kind} clone of "${node.name}"` +
+          (kind === 'linked' ? ` (sharing its disk)` : '') +
+          ': revert it to the snapshot to start it there',
+      );
+    });
+  }
+
+  private async makeIndependent(): Promise<void> {
+    const vm = this.hooks.currentVm();
+    const linked = vm && this.store.linkedInfo(vm.id);
+    if (!vm || !linked || this.busy) return;
+    const shared = formatBytes(this.store.usage(vm.id).shared);
+    if (
+      !confirm(
+        `Make ${vm.name} independent? The disk it shares with "${linked.snapshotName}" of ${linked.vmName} (${shared} stored) is copied into it.`,
+      )
+    )
+      return;
+    await this.run(`Making ${vm.name} independent`, async (progress) => {
+      await this.store.makeIndependent(vm.id, progress);
+      this.hooks.toast(`${vm.name} is independent: it no longer shares "${linked.snapshotName}"`);
     });
   }
 

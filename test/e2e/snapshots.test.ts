@@ -171,7 +171,7 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
         'after',
       ]);
       expect(await page.getAttribute('.snapshot-panel [data-action=snap-clone]', 'aria-label')).toBe(
-        'Clone to a new VM',
+        'Clone…',
       );
       await page.click('.snap-tree [role=treeitem]:has(.snap-name:text-is("before"))');
       await page.waitForTimeout(1200); // a statistics tick, so the storage column is filled in
@@ -307,6 +307,54 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'snapshots-refused.png') });
       expect((await vms()).map((v) => v.name)).toEqual(before.map((v) => v.name));
       expect(await stateOf('monitor')).toBe('running');
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'makes a linked clone that reads the snapshot’s disk, and refuses to delete that snapshot under it',
+    async () => {
+      await selectVm('monitor');
+      await page.click('.snap-tree [role=treeitem]:has(.snap-name:text-is("before"))');
+      await page.click('.snapshot-panel [data-action=snap-clone]');
+      await page.waitForSelector('dialog.clone-dialog[open]');
+      const choices = await page.locator('.clone-dialog label').allTextContents();
+      expect(choices[0]).toMatch(/^Linked clone.*Fast and small.*depends on this snapshot/);
+      expect(choices[1]).toMatch(/^Full clone.*own copy.*independent of this VM/);
+      await page.screenshot({ path: join(ARTIFACTS, 'snapshots-clone-dialog.png') });
+      await page.check('.clone-dialog input[value=linked]');
+      await page.click('.clone-dialog button[type=submit]');
+      await page.waitForFunction(() =>
+        window.visor86!.hypervisor.list().some((v) => v.name === 'monitor-before-linked'),
+      );
+      await selectVm('monitor-before-linked');
+      expect(await page.textContent('.snap-tree .snap-base')).toContain(
+        'linked clone · its disks lie on "before" of monitor',
+      );
+      expect(await treeNames()).toEqual(['before']);
+      await page.waitForFunction(() =>
+        /own \+ .* shared$/.test(document.querySelector('.snapshot-panel .snap-usage')?.textContent ?? ''),
+      );
+      expect(await page.isVisible('.snapshot-panel [data-action=vm-independent]')).toBe(true);
+      await page.screenshot({ path: join(ARTIFACTS, 'snapshots-linked-clone-vm.png') });
+      await revertTo('before');
+      await waitState('monitor-before-linked', 'running');
+      await command('monitor-before-linked', `disk read ${LBA}`, 'first-text');
+
+      // The source snapshot cannot go while the clone uses it: the message says why, nothing is asked.
+      await selectVm('monitor');
+      expect(await page.isVisible('.snapshot-panel [data-action=vm-independent]')).toBe(false);
+      await page.click('.snap-tree [role=treeitem]:has(.snap-name:text-is("before"))');
+      expect(await page.textContent('.snap-details')).toContain('monitor-before-linked: their disks lie on');
+      const asked = dialogs.length;
+      await page.click('.snapshot-panel [data-action=snap-delete]');
+      await page.waitForSelector('.snapshot-panel .progress-box.error', { timeout: LONG });
+      expect(await page.textContent('.snapshot-panel .progress-label')).toBe(
+        'snapshot "before" is the shared disk of the linked clone monitor-before-linked: delete it or make it independent first',
+      );
+      expect(dialogs.length).toBe(asked);
+      expect(await treeNames()).toEqual(['before', 'after']);
+      await page.screenshot({ path: join(ARTIFACTS, 'snapshots-linked-clone.png') });
     },
     TEST_TIMEOUT,
   );
