@@ -96,7 +96,8 @@ export function createHelpDialog(): HTMLDialogElement {
           ' keep a moment of a VM — memory and disks when it is on, disks when it is off — to come back to. VMs, ' +
             'their disks and snapshots stay in the browser across reloads; ',
           h('b', {}, 'Export'),
-          ' makes one .visor86 file, and dropping it on the page imports it.',
+          ' makes one .visor86 file, and dropping it on the page imports it. So does a machine saved by ' +
+            'visor86 run --save that uses no disk image (a kernel booted directly): powering it on resumes it.',
         ),
       ),
     ),
