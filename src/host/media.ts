@@ -78,6 +78,12 @@ export function mediaFromFiles(files: NamedBytes[]): { media: BootMedia; label: 
   }
   const { name, bytes } = files[0];
   if (bytes.length === 0) throw new Error(`${name} is empty`);
+  if (bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) === SNAPSHOT_MAGIC) {
+    throw new Error(
+      `${name} is a visor86 file (an exported VM or snapshot, or a machine saved by visor86 run --save), ` +
+        'not a boot image: import it with Import under Snapshots, or drop it on the page',
+    );
+  }
   const kind = identifyImage(bytes);
   let media: BootMedia;
   switch (kind) {

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Hypervisor, type VmRecord } from '../../src/host/hypervisor.ts';
 import { MemoryStorage } from '../../src/host/storage.ts';
 import { SAVED_SNAPSHOT_NAME, VmStore } from '../../src/host/vm-store.ts';
+import { mediaFromFiles } from '../../src/host/media.ts';
 import { createPc } from '../../src/machine/pc.ts';
 import { bootMultiboot } from '../../src/machine/multiboot.ts';
 import { encodeSnapshot, type StateValue } from '../../src/machine/snapshot-file.ts';
@@ -189,6 +190,14 @@ describe('importing a machine saved by visor86 run --save', () => {
     expect(vm.config.media).toMatchObject({ kind: 'saved', origin: 'a machine state' });
     await page.store.revert(vm.id, node.id);
     await page.type(vm, '-bare\r', 'half-bare\r\n> ');
+  });
+
+  it('is pointed to Import when picked as a boot image in the create dialog', async () => {
+    const file = await cliFile(saved.state);
+    expect(() => mediaFromFiles([{ name: 'linux-prompt.visor86', bytes: file }])).toThrow(
+      'linux-prompt.visor86 is a visor86 file (an exported VM or snapshot, or a machine saved by visor86 run ' +
+        '--save), not a boot image: import it with Import under Snapshots, or drop it on the page',
+    );
   });
 
   it('refuses machines that use disk images, or that this build cannot load, creating nothing', async () => {
