@@ -346,13 +346,21 @@ export class SnapshotPanel {
         { class: 'snap-base', role: 'none', style: '--level:0' },
         icon('disk'),
         h('span', {}, `${vm.name}`),
-        h(
-          'span',
-          { class: 'snap-meta' },
-          linked
-            ? `linked clone · its disks lie on "${linked.snapshotName}" of ${linked.vmName}${linked.sourceDeleted ? ' (deleted, kept for its clones)' : ''}`
-            : `base disks · ${vm.image}`,
-        ),
+        linked
+          ? h(
+              'span',
+              {
+                class: 'snap-meta',
+                title:
+                  `Linked clone: its disks are a layer over snapshot "${linked.snapshotName}" of ${linked.vmName}` +
+                  (linked.sourceDeleted
+                    ? ' (that VM was deleted; what the clone reads is kept for it)'
+                    : '') +
+                  ', whose stored blocks it shares. Make it independent to copy them into this VM.',
+              },
+              `linked · ${linked.vmName}${linked.sourceDeleted ? ' (deleted)' : ''} › ${linked.snapshotName}`,
+            )
+          : h('span', { class: 'snap-meta' }, `base disks · ${vm.image}`),
       ),
     );
     if (here === null) items.push(youAreHere(1));

@@ -328,9 +328,7 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
         window.visor86!.hypervisor.list().some((v) => v.name === 'monitor-before-linked'),
       );
       await selectVm('monitor-before-linked');
-      expect(await page.textContent('.snap-tree .snap-base')).toContain(
-        'linked clone · its disks lie on "before" of monitor',
-      );
+      expect(await page.textContent('.snap-tree .snap-base')).toContain('linked · monitor › before');
       expect(await treeNames()).toEqual(['before']);
       await page.waitForFunction(() =>
         /own \+ .* shared$/.test(document.querySelector('.snapshot-panel .snap-usage')?.textContent ?? ''),
