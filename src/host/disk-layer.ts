@@ -7,7 +7,9 @@
  * disks or a qcow2 overlay), so a tree of snapshots stores each written sector once per snapshot that
  * changed it, not a copy of the disk each. The disk at a snapshot is its base with the layers of its
  * ancestors applied root first (`flattenLayers`). Deleting a snapshot merges its layer into each child's
- * (the child's own sectors win), so every remaining snapshot still sees the same disk.
+ * (the child's own sectors win), so every remaining snapshot still sees the same disk. A linked clone's
+ * layers lie on a base instead of the bare images: the disk of the snapshot it was cloned from, read from
+ * the source's layers (vm-store.ts); its stored disk is `diffLayers(live, base)`.
  *
  *   drive ids: hd0..hd3 = ATA primary master, primary slave, secondary master, secondary slave; fd0, fd1 = A:, B:
  */
