@@ -10,7 +10,8 @@ import { Hypervisor, type VmRecord } from '../../src/host/hypervisor.ts';
 import { MemoryStorage } from '../../src/host/storage.ts';
 import { VmStore } from '../../src/host/vm-store.ts';
 import type { VmDisks } from '../../src/host/boot.ts';
-import { layerFromState, layerSectors } from '../../src/host/disk-layer.ts';
+import { layerFromState, layerSectors, overlayLayers, type DiskLayer } from '../../src/host/disk-layer.ts';
+import { SnapshotTree } from '../../src/host/snapshot-tree.ts';
 import { decodeSnapshot } from '../../src/machine/snapshot-file.ts';
 import { InProcessWorker, standInConfig, waitFor } from './helpers.ts';
 
@@ -406,5 +407,45 @@ describe('linked clones', () => {
     expect(keysOf(storage, 'vm/').filter((k) => k.includes('.kept'))).toEqual([]);
     await resume(again, back);
     expect([again.sector(back, 20), again.sector(back, 110)]).toEqual([0x20, shared]);
+  });
+});
+
+describe('SnapshotTree for linked clones', () => {
+  const sector = (value: number) => new Uint8Array(512).fill(value);
+  const layer = (sectors: Record<number, number>): DiskLayer =>
+    new Map([['hd0', new Map(Object.entries(sectors).map(([n, v]) => [Number(n), sector(v)]))]]);
+  const firstBytes = (l: DiskLayer) =>
+    Object.fromEntries([...(l.get('hd0') ?? new Map<number, Uint8Array>())].map(([n, b]) => [n, b[0]]));
+  const take = (tree: SnapshotTree, name: string, liveDisk: DiskLayer, base?: DiskLayer) =>
+    tree.take({ name, powerState: 'off', machineBytes: 0, liveDisk, base, now: 0 });
+
+  it('takes snapshots relative to a base, even of a sector written back to the base’s contents', () => {
+    const base = layer({ 1: 0x10, 2: 0x20 });
+    const tree = new SnapshotTree();
+    const a = take(tree, 'a', layer({ 1: 0x10, 2: 0x21 }), base);
+    expect(firstBytes(a.layer)).toEqual({ 2: 0x21 });
+    const b = take(tree, 'b', layer({ 1: 0x10, 2: 0x20, 3: 0x30 }), base);
+    expect(firstBytes(b.layer)).toEqual({ 2: 0x20, 3: 0x30 });
+    expect(firstBytes(overlayLayers(base, tree.diskAt(b.id)))).toEqual({ 1: 0x10, 2: 0x20, 3: 0x30 });
+    // Without the base, the base's sectors would count as the snapshot's own.
+    expect(firstBytes(take(new SnapshotTree(), 'c', layer({ 1: 0x10 })).layer)).toEqual({ 1: 0x10 });
+  });
+
+  it('prunes to the snapshots clones read and their ancestors, keeping their disks', () => {
+    const tree = new SnapshotTree();
+    const root = take(tree, 'root', layer({ 1: 1 }));
+    const kept = take(tree, 'kept', layer({ 1: 1, 2: 2 }));
+    take(tree, 'below', layer({ 1: 1, 2: 2, 3: 3 }));
+    tree.revert(root.id);
+    const side = take(tree, 'side', layer({ 1: 1, 4: 4 }));
+    const before = firstBytes(tree.diskAt(kept.id));
+    const removed = tree.prune([kept.id]);
+    expect(removed.map((n) => n.name).sort()).toEqual(['below', 'side']);
+    expect(tree.list().map((n) => n.name)).toEqual(['root', 'kept']);
+    expect(firstBytes(tree.diskAt(kept.id))).toEqual(before);
+    expect(tree.current).toBeNull(); // "you are here" was on the removed side branch
+    expect(tree.get(side.id)).toBeUndefined();
+    expect(tree.prune([]).map((n) => n.name)).toEqual(['root', 'kept']);
+    expect(tree.size).toBe(0);
   });
 });
