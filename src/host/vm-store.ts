@@ -724,27 +724,25 @@ export class VmStore {
   private async collect(vmId: string): Promise<void> {
     const meta = this.retired.get(vmId);
     if (!meta) return;
-    await (async () => {
-      const tree = this.trees.get(vmId);
-      const keep = this.clonedSnapshots(vmId);
-      if (keep.size === 0 || !tree) {
-        await this.backend.commit(new Map(), [...(await this.backend.list(key.prefix(vmId))).keys()]);
-        this.retired.delete(vmId);
-        this.trees.delete(vmId);
-        this.baseCache.delete(vmId);
-        const link = this.links.get(vmId);
-        this.links.delete(vmId);
-        if (link) await this.collect(link.vm);
-      } else {
-        const removed = tree.prune(keep);
-        if (removed.length === 0) return;
-        meta.tree = tree.toJSON();
-        await this.backend.commit(
-          new Map([[key.meta(vmId), json(meta)]]),
-          removed.map((node) => key.layer(vmId, node.id)),
-        );
-      }
-    })();
+    const tree = this.trees.get(vmId);
+    const keep = this.clonedSnapshots(vmId);
+    if (keep.size === 0 || !tree) {
+      await this.backend.commit(new Map(), [...(await this.backend.list(key.prefix(vmId))).keys()]);
+      this.retired.delete(vmId);
+      this.trees.delete(vmId);
+      this.baseCache.delete(vmId);
+      const link = this.links.get(vmId);
+      this.links.delete(vmId);
+      if (link) await this.collect(link.vm);
+    } else {
+      const removed = tree.prune(keep);
+      if (removed.length === 0) return;
+      meta.tree = tree.toJSON();
+      await this.backend.commit(
+        new Map([[key.meta(vmId), json(meta)]]),
+        removed.map((node) => key.layer(vmId, node.id)),
+      );
+    }
     await this.refreshUsage(null);
   }
 
