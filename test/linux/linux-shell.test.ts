@@ -21,8 +21,9 @@ const INITRD = join(LINUX, 'initrd.gz');
 /** The kernel command line the README documents. */
 export const LINUX_APPEND = 'console=ttyS0';
 const PROMPT = 'visor86:/# ';
-/** Where the boot test saves the machine at the prompt (C-a s). */
+/** Where the boot test saves the machine at the prompt (C-a s), for the page test after it. */
 const STATE_FILE = join(mkdtempSync(join(tmpdir(), 'visor86-linux-')), 'linux-at-prompt.visor86');
+const CHROMIUM = '/usr/bin/chromium';
 /** A terminal control sequence (ESC [ ... final byte), such as busybox's cursor position query. */
 const CSI_SEQUENCE = new RegExp(String.fromCharCode(0x1b) + '\\[[0-9;?]*[A-Za-z]', 'g');
 /** Guest instructions run at 10-40 MIPS here; the boot is ~6 G instructions (see docs/PERFORMANCE.md). */
@@ -227,5 +228,16 @@ describe.skipIf(skip !== null)('Linux to a shell on the serial console', () => {
       }
     },
     BOOT_TIMEOUT_MS + 20 * COMMAND_TIMEOUT_MS,
+  );
+
+  const noChromium = requirement('Chromium', pathExists(CHROMIUM), 'apt-get install chromium');
+  it.skipIf(noChromium !== null)(
+    'in the page: the machine saved at the prompt imports, resumes, and its console edits lines and takes Ctrl-C',
+    async () => {
+      expect(existsSync(STATE_FILE), 'the boot test above saves the machine at the prompt').toBe(true);
+      const { checkLinuxConsoleInPage } = await import('../e2e/linux-console.ts');
+      await checkLinuxConsoleInPage(STATE_FILE);
+    },
+    10 * 60_000,
   );
 });
