@@ -125,6 +125,14 @@ describe('linked clones', () => {
     expect(usage.total).toBeLessThan(grown + storage.records.get(keysOf(storage, 'media/')[0])!.length + 1);
     expect(page.store.usage(vm.id).snapshots).toBeGreaterThanOrEqual(layerSize);
     expect(page.store.totalUsage()).toBe(stored(storage));
+
+    // The clone deleted, the snapshot is the source's alone again and can go.
+    page.hv.deleteVm(clone.id);
+    await page.store.idle();
+    expect(keysOf(storage, `vm/${clone.id}/`)).toEqual([]);
+    expect(page.store.clonesOf(vm.id)).toEqual([]);
+    await page.store.deleteSnapshot(vm.id, snap.id);
+    expect(storage.records.has(layerKey)).toBe(false);
   });
 
   it('keeps the clone’s writes and the source’s apart', async () => {
