@@ -101,11 +101,25 @@ function main(): void {
     kernelPackage = '';
   }
   if (!kernelPackage) {
-    log('updating the package lists (apt-get update)');
-    execFileSync(sudo[0] ?? 'apt-get', root ? ['update', '-qq'] : ['apt-get', 'update', '-qq'], {
-      stdio: 'inherit',
-    });
-    findKernel();
+    // A mirror caught mid-sync fails an index now and then ("File has unexpected size"): try again, and
+    // after the last attempt go on with whatever lists did arrive if they name a kernel.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      log(`updating the package lists (apt-get update${attempt > 1 ? `, attempt ${attempt}` : ''})`);
+      try {
+        execFileSync(sudo[0] ?? 'apt-get', root ? ['update', '-qq'] : ['apt-get', 'update', '-qq'], {
+          stdio: 'inherit',
+        });
+        break;
+      } catch {
+        if (attempt === 3) log('apt-get update failed three times; trying the package lists it did fetch');
+        else execFileSync('sleep', ['20']);
+      }
+    }
+    try {
+      findKernel();
+    } catch {
+      kernelPackage = '';
+    }
   }
   if (!kernelPackage) manualSteps(`could not resolve ${KERNEL_META} to a kernel package.`);
   if (!kernelPackage.endsWith(':i386')) kernelPackage += ':i386';
