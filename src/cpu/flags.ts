@@ -65,11 +65,11 @@ export const PARITY = (() => {
   return t;
 })();
 
-function carryOf(c: Cpu): number {
-  const size = c.lazySize;
-  let dst = c.lazyDst;
-  let res = c.lazyRes;
-  let src = c.lazySrc;
+/**
+ * CF of an ADD/ADC/SUB/SBB of `size` (0, 1, 2: byte, word, dword) from its operands and result, 0 for other
+ * operations. Pure, so compiled blocks (jit/runtime.ts) use it on their local copies of the lazy fields.
+ */
+export function carryFrom(op: number, size: number, dst: number, src: number, res: number): number {
   if (size !== 2) {
     const mask = size === 0 ? 0xff : 0xffff;
     dst &= mask;
@@ -80,7 +80,7 @@ function carryOf(c: Cpu): number {
     res >>>= 0;
     src >>>= 0;
   }
-  switch (c.lazyOp) {
+  switch (op) {
     case OP_ADD:
       return res < dst ? 1 : 0;
     case OP_ADC:
@@ -94,12 +94,10 @@ function carryOf(c: Cpu): number {
   }
 }
 
-function overflowOf(c: Cpu): number {
-  const shift = SIGN_SHIFT[c.lazySize];
-  const dst = c.lazyDst;
-  const src = c.lazySrc;
-  const res = c.lazyRes;
-  switch (c.lazyOp) {
+/** OF (0 or 1) of an ADD/ADC/SUB/SBB from its operands and result, 0 for other operations. */
+export function overflowFrom(op: number, size: number, dst: number, src: number, res: number): number {
+  const shift = SIGN_SHIFT[size];
+  switch (op) {
     case OP_ADD:
     case OP_ADC:
       return (((dst ^ res) & (src ^ res)) >>> shift) & 1;
@@ -109,6 +107,14 @@ function overflowOf(c: Cpu): number {
     default:
       return 0;
   }
+}
+
+function carryOf(c: Cpu): number {
+  return carryFrom(c.lazyOp, c.lazySize, c.lazyDst, c.lazySrc, c.lazyRes);
+}
+
+function overflowOf(c: Cpu): number {
+  return overflowFrom(c.lazyOp, c.lazySize, c.lazyDst, c.lazySrc, c.lazyRes);
 }
 
 /** Derives the pending arithmetic flags into `c.flags`. */

@@ -7,16 +7,14 @@
 import type { Cpu } from '../cpu.ts';
 import { EXC_DE, EXC_GP, EXC_UD } from '../constants.ts';
 import {
+  carryFrom,
+  overflowFrom,
   FLAG_AF,
   FLAG_CF,
   FLAG_OF,
   FLAG_PF,
   FLAG_SF,
   FLAG_ZF,
-  OP_ADC,
-  OP_ADD,
-  OP_SBB,
-  OP_SUB,
   PARITY,
   SIGN_SHIFT,
   SIZE_MASK,
@@ -24,46 +22,7 @@ import {
 import { divide64, mulHigh32Of } from '../ops/arith.ts';
 import { TLB_MASK } from '../mmu.ts';
 
-// ---- Lazy flags over locals: the formulas of flags.ts (carryOf, overflowOf, getCF.., testCondition) ----
-
-function carryL(op: number, size: number, dst: number, src: number, res: number): number {
-  if (size !== 2) {
-    const mask = size === 0 ? 0xff : 0xffff;
-    dst &= mask;
-    res &= mask;
-    src &= mask;
-  } else {
-    dst >>>= 0;
-    res >>>= 0;
-    src >>>= 0;
-  }
-  switch (op) {
-    case OP_ADD:
-      return res < dst ? 1 : 0;
-    case OP_ADC:
-      return res <= dst ? 1 : 0;
-    case OP_SUB:
-      return dst < src ? 1 : 0;
-    case OP_SBB:
-      return dst <= src ? 1 : 0;
-    default:
-      return 0;
-  }
-}
-
-function overflowL(op: number, size: number, dst: number, src: number, res: number): number {
-  const shift = SIGN_SHIFT[size];
-  switch (op) {
-    case OP_ADD:
-    case OP_ADC:
-      return (((dst ^ res) & (src ^ res)) >>> shift) & 1;
-    case OP_SUB:
-    case OP_SBB:
-      return (((dst ^ src) & (dst ^ res)) >>> shift) & 1;
-    default:
-      return 0;
-  }
-}
+// ---- Lazy flags over locals: flags.ts's carryFrom/overflowFrom, and its getCF.., testCondition ----
 
 /** CF (0 or 1) of the lazy state (lop, lsz, ld, ls, lr, lf) over explicit flags fl. */
 export function cfL(
@@ -75,7 +34,7 @@ export function cfL(
   lf: number,
   fl: number,
 ): number {
-  return lf & FLAG_CF ? carryL(lop, lsz, ld, ls, lr) : fl & FLAG_CF;
+  return lf & FLAG_CF ? carryFrom(lop, lsz, ld, ls, lr) : fl & FLAG_CF;
 }
 
 function zfL(lsz: number, lr: number, lf: number, fl: number): boolean {
@@ -85,7 +44,7 @@ function sfL(lsz: number, lr: number, lf: number, fl: number): boolean {
   return lf & FLAG_SF ? ((lr >>> SIGN_SHIFT[lsz]) & 1) !== 0 : (fl & FLAG_SF) !== 0;
 }
 function ofL(lop: number, lsz: number, ld: number, ls: number, lr: number, lf: number, fl: number): boolean {
-  return lf & FLAG_OF ? overflowL(lop, lsz, ld, ls, lr) !== 0 : (fl & FLAG_OF) !== 0;
+  return lf & FLAG_OF ? overflowFrom(lop, lsz, ld, ls, lr) !== 0 : (fl & FLAG_OF) !== 0;
 }
 function pfL(lr: number, lf: number, fl: number): boolean {
   return lf & FLAG_PF ? PARITY[lr & 0xff] !== 0 : (fl & FLAG_PF) !== 0;
