@@ -76,10 +76,17 @@ export class TimerScheduler implements TimerHost {
     if (i < 0) return;
     this.deadlines[i] = deadline;
     this.recomputeNext();
-    if (deadline < this.sliceEnd) {
-      this.sliceEnd = deadline;
-      if (this.onSliceCut !== null) this.onSliceCut();
-    }
+    if (deadline < this.sliceEnd) this.cutSlice(deadline);
+  }
+
+  /** Virtual time jumped within a slice (bus cycles, io-timing.ts): a slice whose end it reached stops. */
+  timeJumped(now: number): void {
+    if (now >= this.sliceEnd) this.cutSlice(now);
+  }
+
+  private cutSlice(end: number): void {
+    this.sliceEnd = end;
+    if (this.onSliceCut !== null) this.onSliceCut();
   }
 
   private recomputeNext(): void {

@@ -122,7 +122,7 @@ export class Pc {
     // CPU's run slice so the timer fires on time.
     const chargeBusTime = (ns: number) => {
       this.clock.charge(ns);
-      if (this.clock.now() >= this.timers.sliceEnd) this.cpu.stopRequested = true;
+      this.timers.timeJumped(this.clock.now());
     };
     this.cpu = new Cpu(this.memory, new TimedIoBus(this.ports, chargeBusTime));
     this.clock = new VirtualClock(this.cpu);
