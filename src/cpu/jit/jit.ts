@@ -84,6 +84,11 @@ export class Entry {
   lastByte = 0;
   hashNext: Entry | null = null;
   pageNext: Entry | null = null;
+  /**
+   * The entry that ran after this one's region last time it returned having run only compiled code (a
+   * one-entry guess at where it goes next; checked before use, see Jit.run).
+   */
+  next: Entry | null = null;
   /** Linked into its page's list (which the page's invalidation empties, dropping the entry). */
   inPage = false;
   epoch = 0;
@@ -106,6 +111,8 @@ export interface JitStats {
   invalidatedRegions: number;
   flushes: number;
   regionCalls: number;
+  /** Region calls whose entry came from the previous region's link (Entry.next), not a lookup. */
+  chained: number;
   interpreted: number;
 }
 
@@ -115,6 +122,8 @@ export class Jit {
   /** Set while a region runs an instruction in the interpreter (Cpu.stepUnchecked must not compile it). */
   inFallback = 0;
   threshold = DEFAULT_THRESHOLD;
+  /** Set by lookup() when it found nothing because the code is not hot yet (see run()). */
+  private lookupCold = false;
   readonly stats: JitStats = {
     regions: 0,
     blocks: 0,
@@ -125,6 +134,7 @@ export class Jit {
     invalidatedRegions: 0,
     flushes: 0,
     regionCalls: 0,
+    chained: 0,
     interpreted: 0,
   };
   private enabledFlag = false;
@@ -327,33 +337,75 @@ export class Jit {
     // (they end at I/O instructions, which the interpreter runs through the polling port bus).
     c.interruptPoll = 1;
     let sequential = false;
+    // The entry whose region ran last, when nothing but compiled code has run since (see Entry.next).
+    let previous: Entry | null = null;
     while (c.instructionCount < end && !c.halted && !c.stopRequested) {
-      if (c.nmiPending) c.serviceInterrupts();
-      else if ((c.flags & FLAG_IF) === 0) c.interruptPoll = 1;
+      if (c.nmiPending) {
+        c.serviceInterrupts();
+        previous = null;
+      } else if ((c.flags & FLAG_IF) === 0) c.interruptPoll = 1;
       else if (c.interruptPoll !== 0 && c.interruptShadow === 0 && c.interruptController) {
         c.interruptPoll = c.serviceInterrupts() ? 1 : 0;
+        previous = null;
       }
-      // After an interpreted instruction that fell through to the next, that next one starts no block
-      // (regions are entered where control arrives), so its lookup would find nothing: cold code is
-      // looked up once per basic block, not before every instruction.
-      const entry = sequential ? null : this.lookup(0);
+      let entry: Entry | null = null;
+      if (previous !== null) {
+        // Chained: the last region ran compiled code only, which changes neither the modes, TF, the
+        // interrupt shadow, nor any translation, so the entry it led to last time is still right when it
+        // starts at the same EIP at the same physical address (what lookup() checks, without the hash).
+        const next: Entry | null = previous.next;
+        if (
+          next !== null &&
+          next.eip === c.eip &&
+          next.inPage &&
+          next.fn !== null &&
+          next.epoch === this.epoch
+        ) {
+          const linear = (c.segBase[CS] + next.eip) | 0;
+          if ((linear & ~0xfff) !== c.fetchPage) {
+            const page = c.mmu.probeRead(linear);
+            if (page >= 0 && page + 0x1000 <= c.ram.length) {
+              c.fetchPage = linear & ~0xfff;
+              c.fetchPhys = page;
+            }
+          }
+          if ((linear & ~0xfff) === c.fetchPage && (c.fetchPhys | (linear & 0xfff)) === next.phys) {
+            entry = next;
+            this.stats.chained++;
+          }
+        }
+        if (entry === null) {
+          entry = this.lookup(0);
+          previous.next = entry;
+        }
+      } else if (!sequential) {
+        // After a cold instruction (one whose lookup only counted its heat) that fell through to the next,
+        // that next one starts no block (regions are entered where control arrives), so its lookup would
+        // find nothing: cold code is looked up once per basic block, not before every instruction. After
+        // any other interpreted instruction (one that ends or cannot start a region: a string instruction,
+        // one that crosses a page) the next one is looked up, or the rest of its hot block would be
+        // interpreted too.
+        entry = this.lookup(0);
+      }
       if (
         entry === null ||
         entry.length > end - c.instructionCount ||
         entry.lastByte >>> 0 > c.segLimit[CS]
       ) {
+        previous = null;
         this.stats.interpreted++;
         const from = c.eip;
         c.stepUnchecked();
         const advance = (c.eip - from) | 0;
-        sequential = advance > 0 && advance <= 15;
+        sequential = (sequential || this.lookupCold) && advance > 0 && advance <= 15;
         continue;
       }
       sequential = false;
       this.currentPage = entry.phys >>> 12;
       this.currentRegion = entry.region;
       this.smc = 0;
-      (entry.fn as RegionFunction)(end - c.instructionCount);
+      this.stats.regionCalls++;
+      previous = (entry.fn as RegionFunction)(end - c.instructionCount) === 0 ? entry : null;
       this.currentPage = -1;
       this.currentRegion = null;
     }
@@ -371,6 +423,7 @@ export class Jit {
     this.currentPage = entry.phys >>> 12;
     this.currentRegion = entry.region;
     this.smc = 0;
+    this.stats.regionCalls++;
     (entry.fn as RegionFunction)(1);
     this.currentPage = -1;
     this.currentRegion = null;
@@ -380,6 +433,7 @@ export class Jit {
   /** The compiled entry for CS:EIP, compiling when hot; null when the interpreter must run. */
   private lookup(single: number): Entry | null {
     const c = this.cpu;
+    this.lookupCold = false;
     if ((c.flags & FLAG_TF) !== 0 || c.interruptShadow !== 0 || c.debugArmed) return null;
     const eip = c.eip;
     const linear = (c.segBase[CS] + eip) | 0;
@@ -398,10 +452,7 @@ export class Jit {
     while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
     if (e !== null) {
       if (e.epoch !== this.epoch && !this.verify(e)) return null;
-      if (e.fn !== null) {
-        this.stats.regionCalls++;
-        return e;
-      }
+      if (e.fn !== null) return e;
       if (e.interpretOnly) return null;
     }
     // Cold code gets no Entry (an Entry per instruction the interpreter ran made the hash chains hundreds
@@ -409,7 +460,10 @@ export class Jit {
     // only make each other compile sooner.
     if (!this.enabledFlag) return null;
     const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
-    if (++this.heat[h] <= threshold) return null;
+    if (++this.heat[h] <= threshold) {
+      this.lookupCold = true;
+      return null;
+    }
     this.heat[h] = 0;
     if (e === null) {
       e = new Entry(phys, eip, mode);

@@ -1,0 +1,98 @@
+/**
+ * The block compiler's dispatcher (src/cpu/jit/jit.ts Jit.run): a region that ran only compiled code
+ * enters the region it led to last time through its link (Entry.next) instead of a lookup. The link must
+ * never outlive what it stands for: the target's code rewritten (from compiled code, through another page),
+ * an interrupt in between, a mapping changed by the interpreter. Each case ends as the interpreter ends.
+ */
+import { describe, expect, test } from 'vitest';
+import { CODE, machine, PAGE_TABLE, state, type Machine } from './jit-fuzz.ts';
+import type { JitMode } from '../../src/cpu/jit/mode.ts';
+
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
+function load(code: number[], jit: JitMode): Machine {
+  const m = machine('paged32', Uint8Array.from(code), 1, jit);
+  if (jit === 'auto') m.cpu.jit.threshold = 2;
+  return m;
+}
+
+function runToHalt(m: Machine, limit: number, slice = 10_007): void {
+  let left = limit;
+  while (!m.cpu.halted && left > 0) left -= m.cpu.run(Math.min(slice, left));
+  expect(m.cpu.halted).toBe(true);
+}
+
+/**
+ * mov ecx, N; xor ebx, ebx
+ * l: call CODE+0x1000          ; another page: the loop's region ends, the callee's is entered (chained)
+ *    add ebx, eax
+ *    mov [CODE+0x1001], ecx    ; rewrites the callee's imm32 from compiled code (every `every`-th pass)
+ *    dec ecx; jnz l; hlt
+ * CODE+0x1000: mov eax, 0x1234; ret
+ */
+function callOtherPage(iterations: number, patch: boolean): number[] {
+  const code = [
+    0xb9, ...le32(iterations), 0x31, 0xdb,
+    0xe8, ...le32(0x1000 - 12),
+    0x01, 0xc3,
+    ...(patch ? [0x89, 0x0d, ...le32(CODE + 0x1001)] : [0x90, 0x90, 0x90, 0x90, 0x90, 0x90]),
+    0x49, 0x75, 0xf0, 0xf4,
+  ]; // prettier-ignore
+  while (code.length < 0x1000) code.push(0x90);
+  code.push(0xb8, ...le32(0x1234), 0xc3);
+  return code;
+}
+
+const sum = (from: number, to: number) => {
+  let s = 0;
+  for (let k = from; k <= to; k++) s = (s + k) | 0;
+  return s;
+};
+
+describe('the dispatcher links regions', () => {
+  test('a call to another page and back is chained, and ends as the interpreter ends', () => {
+    const n = 20_000;
+    const runs = (['off', 'auto', 'on'] as JitMode[]).map((jit) => {
+      const m = load(callOtherPage(n, false), jit);
+      runToHalt(m, 20 * n);
+      expect(m.cpu.reg32[3]).toBe(Math.imul(0x1234, n) | 0);
+      return m;
+    });
+    expect(state(runs[1])).toBe(state(runs[0]));
+    expect(state(runs[2])).toBe(state(runs[0]));
+    // Most region entries in the steady loop come through the link, not the hash table.
+    const stats = runs[1].cpu.jit.stats;
+    expect(stats.chained).toBeGreaterThan(stats.regionCalls / 2);
+  });
+
+  test.each(['auto', 'on'] as JitMode[])(
+    'compiled code rewriting the linked region on another page: the new code runs (jit %s)',
+    (jit) => {
+      const n = 3000;
+      const m = load(callOtherPage(n, true), jit);
+      runToHalt(m, 20 * n);
+      // First call returns 0x1234, each later one the ECX the previous pass wrote.
+      expect(m.cpu.reg32[3]).toBe((0x1234 + sum(2, n)) | 0);
+      expect(m.cpu.jit.stats.invalidatedRegions + m.cpu.jit.stats.invalidatedPages).toBeGreaterThan(0);
+    },
+  );
+
+  test('a remapped code page between two runs is not entered through a stale link', () => {
+    const n = 50_000;
+    const code = callOtherPage(n, false);
+    // A second copy of the callee, at CODE + 0x2000, returning 0x10.
+    while (code.length < 0x2000) code.push(0x90);
+    code.push(0xb8, ...le32(0x10), 0xc3);
+    const m = load(code, 'auto');
+    m.cpu.run(100_000);
+    expect(m.cpu.halted).toBe(false);
+    while (m.cpu.eip !== CODE + 7) m.cpu.step();
+    const left = m.cpu.reg32[1];
+    const sumSoFar = m.cpu.reg32[3];
+    // Linear CODE + 0x1000 now maps the second copy; INVLPG-equivalent: drop the CPU's translations.
+    m.memory.write32(PAGE_TABLE + ((CODE + 0x1000) >>> 12) * 4, (CODE + 0x2000) | 7);
+    m.cpu.mmu.flush(true);
+    runToHalt(m, 20 * n);
+    expect(m.cpu.reg32[3]).toBe((sumSoFar + 0x10 * left) | 0);
+  });
+});
