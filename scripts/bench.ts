@@ -311,7 +311,7 @@ async function busyboxRows(ctx: Context): Promise<ResultRow[]> {
 }
 
 async function multiVmRows(ctx: Context): Promise<ResultRow[]> {
-  const image = withIterations(ctx.benchImage, ctx.options.iterations);
+  const image = withIterations(ctx.benchImage, ctx.options.multiVmIterations);
   const timeoutMs = runTimeoutMs(ctx, 'multivm', 'visor86');
   const jit = ctx.options.jit;
   const rows: ResultRow[] = [];
@@ -370,7 +370,7 @@ async function multiVmRows(ctx: Context): Promise<ResultRow[]> {
   for (const vms of ctx.options.vmCounts) {
     const row = makeRow(
       `multivm/${vms}`,
-      `${vms} bench-guest VM${vms > 1 ? 's' : ''} at once, aggregate MIPS`,
+      `${vms} bench-guest VM${vms > 1 ? 's' : ''} at once (${ctx.options.multiVmIterations} iterations each), aggregate MIPS`,
       {
         visor86: samplesByCount.get(vms) ?? [],
       },

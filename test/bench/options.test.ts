@@ -13,6 +13,7 @@ describe('parseBenchArgs', () => {
     expect(o.engines).toEqual(['visor86', 'v86-jit', 'v86-interp']);
     expect(o.jit).toBe('off');
     expect(o.vmCounts).toEqual([1, 2, 4, 8]);
+    expect(o.multiVmIterations).toBe(300);
     expect(o.timeoutSeconds).toEqual(DEFAULT_TIMEOUT_SECONDS);
   });
 
@@ -24,13 +25,21 @@ describe('parseBenchArgs', () => {
       '--no-v86',
       '--jit=auto',
       '--iterations=7',
+      '--iterations-multivm=40',
       '--vms=1,3',
       '--timeout=60',
       '--timeout-linux=600',
       '--cmdline=console=ttyS0 quiet',
       '--out=/tmp/r.json',
     ]);
-    expect(o).toMatchObject({ runs: 5, linuxRuns: 1, jit: 'auto', iterations: 7, vmCounts: [1, 3] });
+    expect(o).toMatchObject({
+      runs: 5,
+      linuxRuns: 1,
+      jit: 'auto',
+      iterations: 7,
+      multiVmIterations: 40,
+      vmCounts: [1, 3],
+    });
     expect(o.only).toEqual(['bench', 'multivm']);
     expect(o.engines).toEqual(['visor86']);
     expect(o.timeoutSeconds).toEqual({ bench: 60, linux: 600, busybox: 60, multivm: 60 });
