@@ -13,11 +13,15 @@ import {
   compare,
   compareFlags,
   execute,
+  DATA,
   FLAG_SETTERS,
+  HANDLERS,
   INTERESTING,
   machine,
   rng,
   state,
+  type FuzzMode,
+  type Machine,
 } from './jit-fuzz.ts';
 
 const SEEDS = 24;
@@ -44,6 +48,240 @@ describe('JIT against the interpreter: flags', () => {
         }
       }
     }
+  });
+});
+
+const CF = 0x1;
+const ZF = 0x40;
+const SF = 0x80;
+const DF = 0x400;
+const OF = 0x800;
+const EAX = 0;
+const ECX = 1;
+const EDX = 2;
+const EBX = 3;
+const ESP = 4;
+const ESI = 6;
+const EDI = 7;
+const u32 = (v: number) => v >>> 0;
+
+/**
+ * Runs `code` (after a NOP: a page's first instruction is interpreted, it fills the TLB; then a JMP to a
+ * HLT in a block of its own) with the registers `regs` and memory `setup`, once interpreted and once
+ * compiled. Both must end in the same state, with every instruction of the compiled run translated (no
+ * fallback to the interpreter). Returns the compiled run's machine for checks of the values themselves.
+ */
+function both(
+  code: number[],
+  regs: Record<number, number>,
+  setup: (m: Machine) => void = () => {},
+  mode: FuzzMode = 'flat32',
+): Machine {
+  const bytes = Uint8Array.from([0x90, ...code, 0xeb, 0x00, 0xf4]);
+  const runs = (['off', 'on'] as const).map((jit) => {
+    const m = machine(mode, bytes, 1, jit);
+    for (const [r, v] of Object.entries(regs)) m.cpu.reg32[Number(r)] = v;
+    setup(m);
+    execute(m, 1000, false);
+    return m;
+  });
+  expect(state(runs[1])).toBe(state(runs[0]));
+  expect(runs[1].cpu.jit.stats.translated).toBeGreaterThan(0);
+  expect(runs[1].cpu.jit.stats.fallbacks).toBe(0);
+  return runs[1];
+}
+
+/** Halted in exception handler `vector`. */
+const inHandler = (m: Machine, vector: number) => m.cpu.halted && m.cpu.eip === HANDLERS + vector + 1;
+
+describe('JIT against the interpreter: atomics, bit tests, double shifts, string moves', () => {
+  test('CMPXCHG: ZF and the exchange, with LOCK and a DS prefix, memory and registers, 8/16/32 bits', () => {
+    // lock cmpxchg ds:[edi], ebx; setnz [edi + 8]
+    const code = [0xf0, 0x3e, 0x0f, 0xb1, 0x1f, 0x0f, 0x95, 0x47, 0x08];
+    let m = both(code, { [EAX]: 0x1234, [EBX]: 0x5678, [EDI]: DATA }, (m) => m.memory.write32(DATA, 0x1234));
+    expect(m.cpu.getFlags() & ZF).toBe(ZF);
+    expect(m.memory.read32(DATA)).toBe(0x5678);
+    expect(m.cpu.reg32[EAX]).toBe(0x1234);
+    expect(m.memory.read8(DATA + 8)).toBe(0);
+    m = both(code, { [EAX]: 0x1235, [EBX]: 0x5678, [EDI]: DATA }, (m) => m.memory.write32(DATA, 0x1234));
+    expect(m.cpu.getFlags() & (ZF | CF)).toBe(0); // 0x1235 - 0x1234: no borrow
+    expect(m.memory.read32(DATA)).toBe(0x1234);
+    expect(m.cpu.reg32[EAX]).toBe(0x1234);
+    expect(m.memory.read8(DATA + 8)).toBe(1);
+    // cmpxchg cl, bl (AL = CL's low byte, the rest of ECX differs); then 16 bits, unequal in the high half.
+    m = both([0x0f, 0xb0, 0xd9], { [EAX]: 0x77, [ECX]: 0xabcd0077, [EBX]: 0x12 });
+    expect(u32(m.cpu.reg32[ECX])).toBe(0xabcd0012);
+    expect(m.cpu.getFlags() & ZF).toBe(ZF);
+    m = both([0x66, 0x0f, 0xb1, 0xd9], { [EAX]: 0x10077, [ECX]: 0x20078, [EBX]: 0x12 });
+    expect(m.cpu.getFlags() & (ZF | CF | SF)).toBe(CF | SF);
+    expect(u32(m.cpu.reg32[EAX])).toBe(0x10078);
+    expect(u32(m.cpu.reg32[ECX])).toBe(0x20078);
+  });
+
+  test('XADD and CMPXCHG8B with an FS prefix (per-CPU data), and LOCK', () => {
+    // FS is the machine's 16-bit data segment at DATA. lock xadd fs:[edi], ebx
+    let m = both([0xf0, 0x64, 0x0f, 0xc1, 0x1f], { [EBX]: 1, [EDI]: 0x40 }, (m) =>
+      m.memory.write32(DATA + 0x40, 0xffffffff),
+    );
+    expect(m.memory.read32(DATA + 0x40)).toBe(0);
+    expect(u32(m.cpu.reg32[EBX])).toBe(0xffffffff);
+    expect(m.cpu.getFlags() & (ZF | CF | OF)).toBe(ZF | CF);
+    // cmpxchg8b fs:[edi]: equal, then unequal in the high dword only.
+    const setup = (m: Machine) => {
+      m.memory.write32(DATA + 0x80, 0x11111111);
+      m.memory.write32(DATA + 0x84, 0x22222222);
+    };
+    const regs = { [EAX]: 0x11111111, [EDX]: 0x22222222, [EBX]: 0x33333333, [ECX]: 0x44444444, [EDI]: 0x80 };
+    m = both([0xf0, 0x64, 0x0f, 0xc7, 0x0f], regs, setup);
+    expect(m.cpu.getFlags() & ZF).toBe(ZF);
+    expect([m.memory.read32(DATA + 0x80), m.memory.read32(DATA + 0x84)]).toEqual([0x33333333, 0x44444444]);
+    m = both([0x64, 0x0f, 0xc7, 0x0f, 0x0f, 0x94, 0x47, 0x08], { ...regs, [EDX]: 0x22222223 }, setup);
+    expect(m.cpu.getFlags() & ZF).toBe(0);
+    expect([m.cpu.reg32[EAX], m.cpu.reg32[EDX]]).toEqual([0x11111111, 0x22222222]);
+    expect(m.memory.read32(DATA + 0x84)).toBe(0x22222222);
+  });
+
+  test('BT/BTS/BTR/BTC: CF is the old bit; a register offset reaches outside the operand, signed', () => {
+    // bts dword [edi], 5 (a 3E prefix as Linux's alternatives leave it)
+    let m = both([0x3e, 0x0f, 0xba, 0x2f, 0x05], { [EDI]: DATA }, (m) => m.memory.write32(DATA, 0x20));
+    expect(m.cpu.getFlags() & CF).toBe(CF);
+    m = both([0x0f, 0xba, 0x2f, 0x25], { [EDI]: DATA }, (m) => m.memory.write32(DATA, 0)); // 37 & 31 = 5
+    expect(m.cpu.getFlags() & CF).toBe(0);
+    expect(m.memory.read32(DATA)).toBe(0x20);
+    // bt [edi], eax with EAX = -1: bit 31 of the dword below.
+    m = both([0x0f, 0xa3, 0x07], { [EAX]: -1, [EDI]: DATA + 0x10 }, (m) =>
+      m.memory.write32(DATA + 0xc, 1 << 31),
+    );
+    expect(m.cpu.getFlags() & CF).toBe(CF);
+    // btc [edi], eax with EAX = -33: bit 31 of the dword 8 bytes below; btr [edi], eax with 37: bit 5 of +4.
+    m = both([0x0f, 0xbb, 0x07], { [EAX]: -33, [EDI]: DATA + 0x10 }, (m) => m.memory.write32(DATA + 8, 0));
+    expect(m.cpu.getFlags() & CF).toBe(0);
+    expect(u32(m.memory.read32(DATA + 8))).toBe(0x80000000);
+    m = both([0x0f, 0xb3, 0x07], { [EAX]: 37, [EDI]: DATA }, (m) => m.memory.write32(DATA + 4, 0xff));
+    expect(m.cpu.getFlags() & CF).toBe(CF);
+    expect(m.memory.read32(DATA + 4)).toBe(0xdf);
+    // 16 bits: bts word [edi], ax with AX = 0xFFFF (-1): bit 15 of the word below; a 16-bit address wraps.
+    m = both([0x66, 0x0f, 0xab, 0x07], { [EAX]: 0x1ffff, [EDI]: DATA + 0x10 }, (m) =>
+      m.memory.write16(DATA + 0xe, 0),
+    );
+    expect(m.memory.read16(DATA + 0xe)).toBe(0x8000);
+    m = both([0x67, 0x66, 0x0f, 0xab, 0x04], { [EAX]: 0xfff0, [ESI]: 0x10 }, () => {}, 'real');
+    expect(m.cpu.getFlags() & CF).toBe(0);
+    // Registers: btr eax, ebx (offset mod 32), then bt eax, 3 in 16 bits.
+    m = both([0x0f, 0xb3, 0xd8, 0x66, 0x0f, 0xba, 0xe0, 0x13], { [EAX]: 0xffff, [EBX]: 0x22 });
+    expect(m.cpu.reg32[EAX]).toBe(0xfffb);
+    expect(m.cpu.getFlags() & CF).toBe(CF);
+  });
+
+  test('SHLD/SHRD: result, CF and OF for counts 0, 1, >1, and 16-bit counts above 16', () => {
+    /** The interpreter's definition: dst:src (32 bits), dst:src:dst (16 bits), OF = the sign changed. */
+    const model = (size16: boolean, right: boolean, dst: number, src: number, n: number) => {
+      const bits = size16 ? 16n : 32n;
+      const mask = (1n << bits) - 1n;
+      const d = BigInt(dst) & mask;
+      const s = BigInt(src) & mask;
+      const k = BigInt(n);
+      let res: bigint;
+      let cf: bigint;
+      if (size16) {
+        const wide = (d << 32n) | (s << 16n) | d;
+        res = right ? (wide >> k) & mask : (wide >> (32n - k)) & mask;
+        cf = right ? (wide >> (k - 1n)) & 1n : (wide >> (48n - k)) & 1n;
+      } else {
+        res = right ? (((s << 32n) | d) >> k) & mask : (((d << 32n) | s) >> (32n - k)) & mask;
+        cf = right ? (d >> (k - 1n)) & 1n : (d >> (32n - k)) & 1n;
+      }
+      const of = ((res ^ d) >> (bits - 1n)) & 1n;
+      return { res: Number(res), cf: Number(cf), of: Number(of) };
+    };
+    const pairs: [number, number][] = [
+      [0x80000001, 0x7fffffff],
+      [0x12345678, 0x9abcdef0],
+      [0x8001, 0x4000],
+    ];
+    for (const size16 of [false, true]) {
+      for (const right of [false, true]) {
+        for (const n of size16 ? [0, 1, 4, 15, 16, 17, 31, 0x3f] : [0, 1, 5, 31, 0x21]) {
+          for (const [dst, src] of pairs) {
+            const o = size16 ? [0x66] : [];
+            // cmp ecx, edx (known flags for count 0); shld/shrd eax, ebx, imm; then by CL into [edi]
+            const imm = [0x39, 0xd1, ...o, 0x0f, right ? 0xac : 0xa4, 0xd8, n];
+            const cl = [...o, 0x0f, right ? 0xad : 0xa5, 0x1f];
+            const regs = { [EAX]: dst, [EBX]: src, [ECX]: n, [EDX]: n + 1, [EDI]: DATA };
+            const m = both([...imm, ...cl], regs, (m) => m.memory.write32(DATA, dst));
+            const expected = model(size16, right, dst, src, n & 31);
+            const mask = size16 ? 0xffff : 0xffffffff;
+            const flags = m.cpu.getFlags();
+            const where = `${size16 ? 16 : 32} ${right ? 'shrd' : 'shld'} ${n} ${dst.toString(16)}`;
+            if ((n & 31) === 0) {
+              expect(u32(m.cpu.reg32[EAX] & mask), where).toBe(u32(dst & mask));
+              expect(flags & (CF | SF | ZF), where).toBe(CF | SF); // from cmp n, n + 1
+            } else {
+              expect(u32(m.cpu.reg32[EAX] & mask), where).toBe(expected.res);
+              expect(u32(m.memory.read32(DATA) & mask), where).toBe(expected.res);
+              expect(flags & CF, where).toBe(expected.cf);
+              expect((flags & OF) >> 11, where).toBe(expected.of);
+              expect((flags & ZF) !== 0, where).toBe(expected.res === 0);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  test('MOVS/STOS/LODS/CMPS/SCAS without REP, DF clear and set, 32- and 16-bit addresses', () => {
+    // A compiled `movsb; dec ecx; jnz` loop, forwards then (std) backwards.
+    const copy = (m: Machine) => {
+      for (let i = 0; i < 16; i++) m.memory.write8(DATA + i, 0x40 + i);
+    };
+    let m = both([0xa4, 0x49, 0x75, 0xfc], { [ESI]: DATA, [EDI]: DATA + 0x100, [ECX]: 16 }, copy);
+    expect(Array.from(m.memory.readBytes(DATA + 0x100, 16))).toEqual(
+      Array.from(m.memory.readBytes(DATA, 16)),
+    );
+    expect(u32(m.cpu.reg32[EDI])).toBe(DATA + 0x110);
+    m = both([0xfd, 0xa5, 0x49, 0x75, 0xfc, 0xfc], { [ESI]: DATA + 12, [EDI]: DATA + 0x10c, [ECX]: 4 }, copy);
+    expect(m.memory.read32(DATA + 0x100)).toBe(m.memory.read32(DATA));
+    expect(u32(m.cpu.reg32[ESI])).toBe(DATA - 4);
+    expect(m.cpu.getFlags() & DF).toBe(0);
+    // lodsd; stosw; scasb; cmpsd (with an ES-overridden source), then the same with 16-bit addresses.
+    const mixed = [0xad, 0x66, 0xab, 0xae, 0x26, 0xa7, 0xac, 0xaa];
+    both(mixed, { [ESI]: DATA, [EDI]: DATA + 0x40 }, copy);
+    both(
+      mixed.flatMap((b) => (b === 0x66 || b === 0x26 ? [b] : [0x67, b])),
+      { [ESI]: 0xfffe, [EDI]: 8 },
+      copy,
+    );
+    both(mixed, { [ESI]: 0xfffe, [EDI]: 8 }, copy, 'real');
+  });
+
+  test('RDTSC reads the count of instructions retired before it, mid-block', () => {
+    // mov ecx, 5; rdtsc; dec ecx; jnz (rdtsc); the last RDTSC is instruction 14 (the NOP first).
+    const m = both([0xb9, 5, 0, 0, 0, 0x0f, 0x31, 0x49, 0x75, 0xfb], {});
+    expect(m.cpu.reg32[EAX]).toBe(14 + m.cpu.tscOffset);
+    expect(m.cpu.reg32[EDX]).toBe(0);
+  });
+
+  test('faults: a read-modify-write on a read-only page is a write fault before the read; registers kept', () => {
+    const readOnly = 0x23000;
+    const notPresent = 0x2b000;
+    const errorCode = (m: Machine) => m.memory.read32(m.cpu.reg32[ESP] >>> 0);
+    // lock cmpxchg [edi], ebx on the read-only page: #PF, error code P | W, EAX and flags untouched.
+    let m = both([0xf8, 0xf0, 0x0f, 0xb1, 0x1f], { [EAX]: 7, [EDI]: readOnly + 8 }, () => {}, 'paged32');
+    expect(inHandler(m, 14)).toBe(true);
+    expect([m.cpu.cr2, errorCode(m), m.cpu.reg32[EAX]]).toEqual([readOnly + 8, 3, 7]);
+    // cmpxchg8b on a not-present page: a write fault too (checked before the read).
+    m = both([0x0f, 0xc7, 0x0f], { [EDI]: notPresent + 0xffc }, () => {}, 'paged32');
+    expect([m.cpu.cr2, errorCode(m)]).toEqual([notPresent + 0xffc, 2]);
+    // bts [edi], eax and xadd: the read faults first (error code 0); movsd with its source there keeps ESI/EDI.
+    m = both([0x0f, 0xab, 0x07], { [EAX]: 64, [EDI]: notPresent - 8 }, () => {}, 'paged32');
+    expect([m.cpu.cr2, errorCode(m)]).toEqual([notPresent, 0]);
+    m = both([0x0f, 0xc1, 0x1f], { [EDI]: notPresent }, () => {}, 'paged32');
+    expect(errorCode(m)).toBe(0);
+    m = both([0xa5], { [ESI]: notPresent + 4, [EDI]: DATA }, () => {}, 'paged32');
+    expect([u32(m.cpu.reg32[ESI]), u32(m.cpu.reg32[EDI])]).toEqual([notPresent + 4, DATA]);
+    // shld [edi], ebx, 4 on the read-only page: read, then the write faults; the flags stay.
+    m = both([0xf9, 0x0f, 0xa4, 0x1f, 0x04], { [EDI]: readOnly }, () => {}, 'paged32');
+    expect([errorCode(m), m.cpu.getFlags() & CF]).toEqual([3, CF]);
   });
 });
 

@@ -19,11 +19,12 @@
  *    last possible fault, except where the interpreter does the same) and sets instrStart and
  *    instructionCount to the faulting instruction, exactly as the interpreter leaves them;
  *  - an instruction the compiler does not translate runs in the interpreter (Cpu.stepUnchecked) with the
- *    locals stored before and reloaded after; when it cannot disturb the block (a "pure" one: DIV, BT m,
- *    SHLD, CMPXCHG, ...) the block goes on, otherwise it is the block's last instruction;
+ *    locals stored before and reloaded after; when it cannot disturb the block (a "pure" one: PUSHA, ENTER,
+ *    RCL, CPUID, ...) the block goes on, otherwise it is the block's last instruction;
  *  - after an instruction that wrote memory, a check of `J.smc` ends the block when the write hit the page
  *    the block was compiled from (self-modifying code; see Jit.invalidatePage).
  */
+import { DS, ES } from '../constants.ts';
 import { decode, type Insn } from './decoder.ts';
 
 /** Block mode bits (part of the cache key: everything decoding and the generated code depend on). */
@@ -992,8 +993,41 @@ function translate(b: Builder, insn: Insn): Emitted {
     );
   }
   if (op === 0x1a3 || op === 0x1ab || op === 0x1b3 || op === 0x1bb || op === 0x1ba) {
-    if (mem) return { kind: 'pure' };
-    return orPure(bitTest(b, insn, osz));
+    return orPure(mem ? bitTestMemory(b, insn, osz) : bitTest(b, insn, osz));
+  }
+  switch (op) {
+    case 0x1b0:
+    case 0x1b1:
+      return code(cmpxchg(b, insn, op === 0x1b0 ? 0 : osz));
+    case 0x1c0:
+    case 0x1c1:
+      return code(xadd(b, insn, op === 0x1c0 ? 0 : osz));
+    case 0x1a4:
+      return code(doubleShift(b, insn, osz, false, insn.imm & 0x1f));
+    case 0x1a5:
+      return code(doubleShift(b, insn, osz, false, b.reg(1, 0)));
+    case 0x1ac:
+      return code(doubleShift(b, insn, osz, true, insn.imm & 0x1f));
+    case 0x1ad:
+      return code(doubleShift(b, insn, osz, true, b.reg(1, 0)));
+    case 0x1c7:
+      if (reg !== 1 || !mem) return { kind: 'end' };
+      return code(cmpxchg8b(b, insn));
+    case 0x131:
+      return code(rdtsc(b));
+    case 0xa4:
+    case 0xa5:
+    case 0xa6:
+    case 0xa7:
+    case 0xaa:
+    case 0xab:
+    case 0xac:
+    case 0xad:
+    case 0xae:
+    case 0xaf:
+      // With REP they restart themselves in chunks: the interpreter runs them and the block ends.
+      if (insn.rep !== 0) return { kind: 'end' };
+      return code(stringOnce(b, insn, op & 1 ? osz : 0));
   }
   return isPure(insn) ? { kind: 'pure' } : { kind: 'end' };
 }
@@ -1107,6 +1141,166 @@ function bitTest(b: Builder, insn: Insn, size: number): string | null {
   const v = b.reg(rm, size);
   const update = ['', 'v | (1 << k)', 'v & ~(1 << k)', 'v ^ (1 << k)'][kind];
   return `const k = ${offset}; const v = ${v}; ${b.setFlag(CF, '(v >>> k) & 1')} ${kind ? b.setReg(rm, size, update) : ''}`;
+}
+
+/** The bit-string update of BTS/BTR/BTC (kind 1-3) of `v` at bit `k` (applyBit); BT (0) writes nothing. */
+const BIT_UPDATE = ['', 'v | (1 << k)', 'v & ~(1 << k)', 'v ^ (1 << k)'];
+
+/**
+ * BT/BTS/BTR/BTC with a memory operand (btEvGv.., group8): an imm8 offset is taken modulo the operand size;
+ * a register offset is signed and moves the access by (offset >> 5) dwords (>> 4 words) from the address.
+ * The memory write comes before CF.
+ */
+function bitTestMemory(b: Builder, insn: Insn, size: number): string | null {
+  const reg = (insn.modrm >> 3) & 7;
+  const seg = insn.eaSeg;
+  let kind: number;
+  let locate: string;
+  if (insn.op === 0x1ba) {
+    if (reg < 4) return null;
+    kind = reg - 4;
+    locate = `const e = a; const k = ${hex(insn.imm & (size === 2 ? 31 : 15))};`;
+  } else {
+    kind = insn.op === 0x1a3 ? 0 : insn.op === 0x1ab ? 1 : insn.op === 0x1b3 ? 2 : 3;
+    const offset = size === 2 ? b.reg(reg, 2) : `(${b.reg(reg, 1)} << 16) >> 16`;
+    const move = size === 2 ? '((o >> 5) << 2)' : '((o >> 4) << 1)';
+    const e = insn.a32 ? `(a + ${move}) | 0` : `(a + ${move}) & 0xffff`;
+    locate = `const o = ${offset}; const e = ${e}; const k = o & ${size === 2 ? 31 : 15};`;
+  }
+  const write = kind ? b.write(size, seg, 'e', BIT_UPDATE[kind]) : '';
+  return `${b.addrDecl(insn)} ${locate} const v = ${b.read(size, seg, 'e')}; ${write} ${b.setFlag(CF, '(v >>> k) & 1')}`;
+}
+
+/**
+ * CMPXCHG r/m, r (cmpxchgEbGb/cmpxchgEvGv): a memory destination is checked writable before it is read,
+ * and written either way (the old value back when unequal); the flags are those of CMP accumulator, r/m.
+ */
+function cmpxchg(b: Builder, insn: Insn, size: number): string {
+  const reg = (insn.modrm >> 3) & 7;
+  const mem = insn.modrm < 0xc0;
+  const check = mem ? `chkW(${insn.eaSeg}, a, ${1 << size});` : '';
+  // A register destination written with its own value is unchanged: only memory needs the write-back.
+  const writeBack = mem ? b.rmWrite(insn, size, 'd') : '';
+  return `${b.addrDecl(insn)} ${check} const d = ${b.rmRead(insn, size)}; const x = ${b.reg(0, size)}; if (x === d) { ${b.rmWrite(insn, size, b.reg(reg, size))} } else { ${writeBack} ${b.setReg(0, size, 'd')} } const r = (x - d) | 0; ${b.setLazy(OP_SUB, size, 'x', 'd', 'r')}`;
+}
+
+/** XADD r/m, r (xaddEbGb/xaddEvGv): the sum to r/m, then the old r/m value to r, then ADD's flags. */
+function xadd(b: Builder, insn: Insn, size: number): string {
+  const reg = (insn.modrm >> 3) & 7;
+  return `${b.addrDecl(insn)} const d = ${b.rmRead(insn, size)}; const s = ${b.reg(reg, size)}; const r = (d + s) | 0; ${b.rmWrite(insn, size, 'r')} ${b.setReg(reg, size, 'd')} ${b.setLazy(OP_ADD, size, 'd', 's', 'r')}`;
+}
+
+/**
+ * SHLD/SHRD r/m, r, imm8/CL (doubleShift in ops/shift.ts): a masked count of 0 only reads the operand. A
+ * 16-bit operand shifts the 48-bit dst:src:dst (defined for counts up to 31), computed in a float64 as the
+ * interpreter does.
+ */
+function doubleShift(
+  b: Builder,
+  insn: Insn,
+  size: number,
+  right: boolean,
+  countExpr: string | number,
+): string {
+  const reg = (insn.modrm >> 3) & 7;
+  const parts = [b.addrDecl(insn), `const d = ${b.rmRead(insn, size)};`];
+  if (typeof countExpr === 'number' && countExpr === 0) return parts.join(' ');
+  const n = typeof countExpr === 'number' ? String(countExpr) : 'n';
+  let body: string[];
+  if (size === 2) {
+    body = [
+      `const s = ${b.reg(reg, 2)};`,
+      right
+        ? `const r = (d >>> ${n}) | (s << (32 - ${n})); const cf = (d >>> (${n} - 1)) & 1;`
+        : `const r = (d << ${n}) | (s >>> (32 - ${n})); const cf = (d >>> (32 - ${n})) & 1;`,
+      `const of = ((r ^ d) >>> 31) & 1;`,
+    ];
+  } else {
+    body = [
+      `const w = d * 4294967296 + ${b.reg(reg, 1)} * 65536 + d;`,
+      right
+        ? `const r = Math.floor(w / 2 ** ${n}) % 0x10000; const cf = Math.floor(w / 2 ** (${n} - 1)) % 2;`
+        : `const r = Math.floor(w / 2 ** (32 - ${n})) % 0x10000; const cf = Math.floor(w / 2 ** (48 - ${n})) % 2;`,
+      `const of = ((r ^ d) >>> 15) & 1;`,
+    ];
+  }
+  body.push(b.rmWrite(insn, size, 'r'), b.setResult(size, 'r', 'cf', 'of'));
+  if (typeof countExpr === 'number') return [...parts, ...body].join(' ');
+  // A count from CL: zero changes nothing, so the flags' compile-time state is lost either way.
+  const code = [...parts, `const n = ${countExpr} & 0x1f;`, `if (n !== 0) {`, ...body, `}`].join(' ');
+  b.forgetFlags();
+  return code;
+}
+
+/**
+ * CMPXCHG8B m64 (group9): the 8 bytes checked writable, both dwords read, both written (EBX:ECX when
+ * EDX:EAX matched, else the old value back, which then goes to EDX:EAX), then ZF.
+ */
+function cmpxchg8b(b: Builder, insn: Insn): string {
+  const seg = insn.eaSeg;
+  const high = insn.a32 ? '(a + 4) | 0' : '(a + 4) & 0xffff';
+  const equal = [b.write(2, seg, 'a', b.reg(3, 2)), b.write(2, seg, 'h', b.reg(1, 2))].join(' ');
+  const unequal = [
+    b.write(2, seg, 'a', 'lo'),
+    b.write(2, seg, 'h', 'hi'),
+    b.setReg(0, 2, 'lo'),
+    b.setReg(2, 2, 'hi'),
+  ].join(' ');
+  return `${b.addrDecl(insn)} const h = ${high}; chkW(${seg}, a, 8); const lo = ${b.read(2, seg, 'a')}; const hi = ${b.read(2, seg, 'h')}; const z = lo === ${b.reg(0, 2)} && hi === ${b.reg(2, 2)} ? 1 : 0; if (z !== 0) { ${equal} } else { ${unequal} } ${b.setFlag(ZF, 'z')}`;
+}
+
+/**
+ * RDTSC (ops/system.ts): #GP(0) when CR4.TSD is set outside ring 0; the counter is the CPU's virtual time,
+ * which counts the instructions retired before this one: instructionCount is brought up to date first.
+ */
+function rdtsc(b: Builder): string {
+  const CR4_TSD = 4;
+  return `if ((c.cr4 & ${CR4_TSD}) !== 0 && c.cpl !== 0) gp(); c.instructionCount = n0 + done + (ik & 63); const t = c.timeNs() + c.tscOffset; ${b.setReg(0, 2, '(t % 4294967296) | 0')} ${b.setReg(2, 2, 'Math.floor(t / 4294967296) | 0')}`;
+}
+
+/**
+ * MOVS, CMPS, STOS, LODS, SCAS without REP (ops/string.ts iterate()): source DS (or the override):(E)SI,
+ * destination ES:(E)DI; the index registers step by the operand size, backwards when DF is set, after the
+ * accesses (so a fault leaves them unchanged).
+ */
+function stringOnce(b: Builder, insn: Insn, size: number): string {
+  const op = insn.op & ~1;
+  const src = insn.seg >= 0 ? insn.seg : DS;
+  const bytes = 1 << size;
+  const index = insn.a32 ? 2 : 1;
+  b.touchFlags();
+  const parts = [`const st = (fl & ${DF}) !== 0 ? ${-bytes} : ${bytes};`];
+  const usesSi = op === 0xa4 || op === 0xa6 || op === 0xac;
+  const usesDi = op !== 0xac;
+  if (usesSi) parts.push(`const si = ${b.reg(6, index)};`);
+  if (usesDi) parts.push(`const di = ${b.reg(7, index)};`);
+  switch (op) {
+    case 0xa4:
+      parts.push(`const v = ${b.read(size, src, 'si')};`, b.write(size, ES, 'di', 'v'));
+      break;
+    case 0xa6:
+      parts.push(
+        `const x = ${b.read(size, src, 'si')}; const y = ${b.read(size, ES, 'di')}; const r = (x - y) | 0;`,
+        b.setLazy(OP_SUB, size, 'x', 'y', 'r'),
+      );
+      break;
+    case 0xaa:
+      parts.push(b.write(size, ES, 'di', b.reg(0, size)));
+      break;
+    case 0xac:
+      parts.push(`const v = ${b.read(size, src, 'si')};`, b.setReg(0, size, 'v'));
+      break;
+    default:
+      parts.push(
+        `const x = ${b.reg(0, size)}; const y = ${b.read(size, ES, 'di')}; const r = (x - y) | 0;`,
+        b.setLazy(OP_SUB, size, 'x', 'y', 'r'),
+      );
+      break;
+  }
+  const add = (v: string) => (insn.a32 ? `(${v} + st) | 0` : `${v} + st`);
+  if (usesSi) parts.push(b.setReg(6, index, add('si')));
+  if (usesDi) parts.push(b.setReg(7, index, add('di')));
+  return parts.join(' ');
 }
 
 /** One basic block of a region. */
@@ -1313,6 +1507,9 @@ const SL = c.segLimit, SR = c.sreg;
 const rd8 = rt.rd8, rd16 = rt.rd16, rd32 = rt.rd32, wr8 = rt.wr8, wr16 = rt.wr16, wr32 = rt.wr32;
 const gp = rt.gp, de = rt.de, mulHi = rt.mulHi, cfL = rt.cfL, condL = rt.condL, PARITY = rt.parity;
 const div32 = rt.div32, idiv32 = rt.idiv32, remainder = rt.remainder;
+const mmu = c.mmu;
+/** checkRmWritable: a read-modify-write's destination faults as a write before it is read. */
+function chkW(seg, off, n) { mmu.checkWritable(c.writeAddress(seg, off, n), n); }
 return function region(budget) {
   const n0 = c.instructionCount;
   let pc = c.eip, done = 0, ik = ${position(entry, entry, 0)}, fb = 0, ret = 0${decl.length ? ', ' + decl.join(', ') : ''};
