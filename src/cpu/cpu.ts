@@ -122,6 +122,7 @@ export class Cpu {
   set cpl(level: number) {
     this.currentPrivilege = level;
     this.fetchPage = 1;
+    this.fetchSpan = 0;
     this.mmu.updateAccessBits();
   }
   /**
@@ -130,6 +131,12 @@ export class Cpu {
    */
   fetchPage = 1;
   fetchPhys = 0;
+  /**
+   * The current instruction's fetch window (see fetchOpcode): bytes instrStart .. instrStart + fetchSpan - 1
+   * are at RAM index fetchIndex + (EIP - instrStart) and need no checks. 0 = no window.
+   */
+  fetchSpan = 0;
+  fetchIndex = 0;
   readonly ram: Uint8Array;
   /** Model-specific registers the CPU implements (see system ops). */
   sysenterCs = 0;
@@ -426,7 +433,44 @@ export class Cpu {
   // Instruction fetch
   // ======================================================================================================
 
+  /**
+   * Fetches the first byte of an instruction (EIP = instrStart) and opens the fetch window for the rest: the
+   * bytes from instrStart on that lie in the cached code page, within the CS limit and within the 15-byte
+   * instruction length limit (SDM Vol. 2, 2.3.11). Fetches inside the window need no further checks; any
+   * other fetch takes the checked path, which raises the fault the first byte outside would raise.
+   */
+  private fetchOpcode(): number {
+    const eip = this.eip;
+    const linear = (this.segBase[CS] + eip) | 0;
+    if ((linear & ~0xfff) === this.fetchPage) {
+      const limitLeft = this.segLimit[CS] - (eip >>> 0); // bytes after this one the CS limit allows
+      if (limitLeft >= 0) {
+        const pageLeft = 0xfff - (linear & 0xfff); // bytes after this one on the page
+        let span = pageLeft < 14 ? pageLeft : 14;
+        if (limitLeft < span) span = limitLeft;
+        const index = this.fetchPhys | (linear & 0xfff);
+        this.fetchSpan = span + 1;
+        this.fetchIndex = index;
+        this.eip = (eip + 1) | 0;
+        return this.ram[index];
+      }
+    }
+    this.fetchSpan = 0;
+    return this.fetchChecked();
+  }
+
   fetch8(): number {
+    const eip = this.eip;
+    const off = (eip - this.instrStart) >>> 0;
+    if (off < this.fetchSpan) {
+      this.eip = (eip + 1) | 0;
+      return this.ram[this.fetchIndex + off];
+    }
+    return this.fetchChecked();
+  }
+
+  /** A fetch outside the window: the 15-byte limit, the CS limit, then the page (through the MMU). */
+  private fetchChecked(): number {
     const eip = this.eip;
     if (eip - this.instrStart >= 15) this.raiseError(EXC_GP, 0); // SDM Vol. 2, 2.3.11: at most 15 bytes
     if (eip >>> 0 > this.segLimit[CS]) this.raiseError(EXC_GP, 0);
@@ -451,17 +495,10 @@ export class Cpu {
 
   fetch16(): number {
     const eip = this.eip;
-    const linear = (this.segBase[CS] + eip) | 0;
-    // Fast path: both bytes in the cached code page, within the CS limit and the 15-byte limit (the checks
-    // fetch8 makes per byte, made once).
-    if (
-      (linear & ~0xfff) === this.fetchPage &&
-      (linear & 0xfff) !== 0xfff &&
-      eip + 1 - this.instrStart < 15 &&
-      (eip >>> 0) + 1 <= this.segLimit[CS]
-    ) {
+    const off = (eip - this.instrStart) >>> 0;
+    if (off + 2 <= this.fetchSpan) {
       this.eip = (eip + 2) | 0;
-      const a = this.fetchPhys | (linear & 0xfff);
+      const a = this.fetchIndex + off;
       return this.ram[a] | (this.ram[a + 1] << 8);
     }
     const lo = this.fetch8();
@@ -470,16 +507,11 @@ export class Cpu {
 
   fetch32(): number {
     const eip = this.eip;
-    const linear = (this.segBase[CS] + eip) | 0;
-    if (
-      (linear & ~0xfff) === this.fetchPage &&
-      (linear & 0xfff) <= 0xffc &&
-      eip + 3 - this.instrStart < 15 &&
-      (eip >>> 0) + 3 <= this.segLimit[CS]
-    ) {
+    const off = (eip - this.instrStart) >>> 0;
+    if (off + 4 <= this.fetchSpan) {
       this.eip = (eip + 4) | 0;
       const ram = this.ram;
-      const a = this.fetchPhys | (linear & 0xfff);
+      const a = this.fetchIndex + off;
       return ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
     }
     const lo = this.fetch8() | (this.fetch8() << 8);
@@ -505,7 +537,11 @@ export class Cpu {
 
   /** Fetches a ModRM byte and, for a memory operand, decodes its offset into `ea` and segment into `eaSeg`. */
   decodeModrm(): void {
-    const modrm = this.fetch8();
+    this.decodeModrmByte(this.fetch8());
+  }
+
+  /** decodeModrm for a ModRM byte the handler has already fetched. */
+  decodeModrmByte(modrm: number): void {
     this.modrm = modrm;
     if (modrm >= 0xc0) return;
     if (this.addrsize32) this.decodeAddress32(modrm);
@@ -798,7 +834,7 @@ export class Cpu {
     this.lockPrefix = 0;
     const trap = this.flags & FLAG_TF;
     if (this.debugArmed) this.beforeInstructionDebug();
-    this.table[this.fetch8()](this);
+    this.table[this.fetchOpcode()](this);
     // In a 16-bit code segment the instruction pointer is IP: it wraps at 64 KiB (fetches past the limit
     // fault in fetch8 before this point is reached).
     if (!this.codeSize32) this.eip &= 0xffff;

@@ -108,6 +108,7 @@ export class Mmu {
       tag[i] = -1;
     }
     this.cpu.fetchPage = 1;
+    this.cpu.fetchSpan = 0;
   }
 
   /** INVLPG: drops the translation of one linear page, global or not. */
@@ -116,6 +117,7 @@ export class Mmu {
     const i = page & TLB_MASK;
     if (this.tag[i] === page) this.tag[i] = -1;
     this.cpu.fetchPage = 1;
+    this.cpu.fetchSpan = 0;
   }
 
   private needBit(write: boolean): number {
