@@ -1255,7 +1255,7 @@ function cmpxchg8b(b: Builder, insn: Insn): string {
  */
 function rdtsc(b: Builder): string {
   const CR4_TSD = 4;
-  return `if ((c.cr4 & ${CR4_TSD}) !== 0 && c.cpl !== 0) gp(); c.instructionCount = n0 + done + (ik & 63); const t = c.timeNs() + c.tscOffset; ${b.setReg(0, 2, '(t % 4294967296) | 0')} ${b.setReg(2, 2, 'Math.floor(t / 4294967296) | 0')}`;
+  return `if ((c.cr4 & ${CR4_TSD}) !== 0 && c.cpl !== 0) gp(); c.instructionCount = n0 + done + (ik & 63); const t = c.timeNs() + c.tscOffset; const lo = (t % 4294967296) | 0; const hi = Math.floor(t / 4294967296) | 0; ${b.setReg(0, 2, 'lo')} ${b.setReg(2, 2, 'hi')}`;
 }
 
 /**
