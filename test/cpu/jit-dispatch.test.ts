@@ -95,4 +95,21 @@ describe('the dispatcher links regions', () => {
     runToHalt(m, 20 * n);
     expect(m.cpu.reg32[3]).toBe((sumSoFar + 0x10 * left) | 0);
   });
+
+  test('after an instruction that cannot start a region (it crosses a page) the rest of the block compiles', () => {
+    // CODE+0xffe: add eax, 1 (83 C0 01, crossing into the next page); then 16 x inc ebx; dec ecx; jnz back.
+    const n = 5000;
+    const code: number[] = [0xb9, ...le32(n), 0x31, 0xc0, 0x31, 0xdb, 0xe9, ...le32(0xffe - 14)];
+    while (code.length < 0xffe) code.push(0x90);
+    const loop = code.length;
+    code.push(0x83, 0xc0, 0x01);
+    for (let k = 0; k < 16; k++) code.push(0x43);
+    code.push(0x49, 0x0f, 0x85, ...le32(loop - (code.length + 7)), 0xf4);
+    const m = load(code, 'auto');
+    runToHalt(m, 30 * n);
+    expect(m.cpu.reg32[0]).toBe(n);
+    expect(m.cpu.reg32[3]).toBe(16 * n);
+    // The crossing ADD runs in the interpreter each time; the 18 instructions after it only until compiled.
+    expect(m.cpu.jit.stats.interpreted).toBeLessThan(2 * n);
+  });
 });
