@@ -914,6 +914,20 @@ function translate(b: Builder, insn: Insn): Emitted {
         default:
           return { kind: 'end' };
       }
+    // ---- PUSHF ----
+    case 0x9c: {
+      // pushf (ops/stack.ts): #GP(0) in V86 mode below IOPL 3; the flags materialised as getFlags() does
+      // (through the CPU's own fields, so the formulas are the interpreter's); PUSHFD clears VM and RF.
+      const VM = 0x20000;
+      const RF = 0x10000;
+      const IOPL = 0x3000;
+      b.touchFlags();
+      b.lazyWritten = true;
+      b.flWritten = true;
+      const text = `if ((fl & ${VM}) !== 0 && (fl & ${IOPL}) !== ${IOPL}) gp(); c.lazyOp = lop; c.lazySize = lsz; c.lazyDst = ld; c.lazySrc = ls; c.lazyRes = lr; c.lazyFlags = lf; c.flags = fl; const f = c.getFlags(); fl = f; lf = 0; ${b.push(osz, o32 ? `f & ${~(VM | RF)}` : 'f')}`;
+      b.fs = { op: -1, size: -1, mask: 0 }; // every flag is in fl now
+      return code(text);
+    }
     // ---- LEAVE ----
     case 0xc9: {
       b.touched |= 1 << 5;
