@@ -8,6 +8,7 @@
 import type { Cpu } from '../cpu.ts';
 import { EAX, EDX, EXC_DE, EXC_UD } from '../constants.ts';
 import {
+  ARITH_FLAGS,
   FLAG_CF,
   FLAG_ZF,
   getCF,
@@ -119,8 +120,17 @@ export function aluForm(opcode: number): (c: Cpu) => void {
       };
     case 1: // op r/m16/32, r16/32
       return (c) => {
-        c.decodeModrm();
-        const r = (c.modrm >> 3) & 7;
+        const modrm = c.fetch8();
+        const r = (modrm >> 3) & 7;
+        if (modrm >= 0xc0 && c.opsize32) {
+          // Register to register, the commonest form: no r/m operand dispatch.
+          c.modrm = modrm;
+          const rm = modrm & 7;
+          const res = alu(c, op, 2, c.reg32[rm], c.reg32[r]);
+          if (op !== ALU_CMP) c.reg32[rm] = res;
+          return;
+        }
+        c.decodeModrmByte(modrm);
         aluRmV(c, op, c.opsize32 ? c.reg32[r] : c.reg16[r << 1]);
       };
     case 2: // op r8, r/m8
@@ -198,9 +208,9 @@ export function testEaxIv(c: Cpu): void {
 
 /** Records INC/DEC flags: CF is taken out of the lazy set first so it keeps its old value. */
 function incDecFlags(c: Cpu, size: number, dst: number, res: number, dec: boolean): void {
-  const cf = getCF(c);
+  if (c.lazyFlags & FLAG_CF) setFlag(c, FLAG_CF, getCF(c));
   setLazy(c, dec ? OP_SUB : OP_ADD, size, dst, 1, res);
-  setFlag(c, FLAG_CF, cf);
+  c.lazyFlags = ARITH_FLAGS & ~FLAG_CF;
 }
 
 export function incReg(reg: number): (c: Cpu) => void {
