@@ -361,15 +361,7 @@ export class Jit {
           next.fn !== null &&
           next.epoch === this.epoch
         ) {
-          const linear = (c.segBase[CS] + next.eip) | 0;
-          if ((linear & ~0xfff) !== c.fetchPage) {
-            const page = c.mmu.probeRead(linear);
-            if (page >= 0 && page + 0x1000 <= c.ram.length) {
-              c.fetchPage = linear & ~0xfff;
-              c.fetchPhys = page;
-            }
-          }
-          if ((linear & ~0xfff) === c.fetchPage && (c.fetchPhys | (linear & 0xfff)) === next.phys) {
+          if (this.codePhys((c.segBase[CS] + next.eip) | 0) === next.phys) {
             entry = next;
             this.stats.chained++;
           }
@@ -430,22 +422,30 @@ export class Jit {
     return true;
   }
 
+  /**
+   * The physical address code at `linear` is fetched from, through the CPU's cached code page or else a TLB
+   * entry that allows the fetch (which becomes the cached page); -1 when neither does (no walk, no fault: the
+   * interpreter then fetches and faults or fills as it should).
+   */
+  private codePhys(linear: number): number {
+    const c = this.cpu;
+    if ((linear & ~0xfff) !== c.fetchPage) {
+      const page = c.mmu.probeRead(linear);
+      if (page < 0 || page + 0x1000 > c.ram.length) return -1;
+      c.fetchPage = linear & ~0xfff;
+      c.fetchPhys = page;
+    }
+    return c.fetchPhys | (linear & 0xfff);
+  }
+
   /** The compiled entry for CS:EIP, compiling when hot; null when the interpreter must run. */
   private lookup(single: number): Entry | null {
     const c = this.cpu;
     this.lookupCold = false;
     if ((c.flags & FLAG_TF) !== 0 || c.interruptShadow !== 0 || c.debugArmed) return null;
     const eip = c.eip;
-    const linear = (c.segBase[CS] + eip) | 0;
-    if ((linear & ~0xfff) !== c.fetchPage) {
-      // Not the cached code page: take the translation from the TLB if it allows the fetch (no walk, no
-      // fault: when it does not, the interpreter fetches and faults or fills as it should).
-      const page = c.mmu.probeRead(linear);
-      if (page < 0 || page + 0x1000 > c.ram.length) return null;
-      c.fetchPage = linear & ~0xfff;
-      c.fetchPhys = page;
-    }
-    const phys = c.fetchPhys | (linear & 0xfff);
+    const phys = this.codePhys((c.segBase[CS] + eip) | 0);
+    if (phys < 0) return null;
     const mode = c.codeSize32 | (c.segBig[SS] ? MODE_STACK32 : 0) | single;
     const h = hash(phys, eip);
     let e = this.table[h];
