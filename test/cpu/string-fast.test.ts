@@ -152,8 +152,12 @@ function lockstep(fast: Machine, slow: Machine, maxSteps = 10_000): Machine {
   return fast;
 }
 
-function compareCase(mode: FuzzMode, t: StringCase, setup?: (m: Machine) => void): Machine {
-  const bytes = code(t);
+function compareCase(
+  mode: FuzzMode,
+  t: StringCase,
+  setup?: (m: Machine) => void,
+  bytes: number[] = code(t),
+): Machine {
   const fast = prepare(mode, bytes, t);
   const slow = prepare(mode, bytes, t);
   setup?.(fast);
@@ -419,12 +423,7 @@ describe('privilege and the TLB', () => {
     for (const size of SIZES) {
       for (const op of OPS) {
         const t: StringCase = { op, size, count: 2000, esi: 0x30000, edi: SUPERVISOR_PAGE - 0x403 };
-        const bytes = userProgram(t);
-        const fast = prepare('paged32', bytes, t);
-        const slow = prepare('paged32', bytes, t);
-        userSetup(fast);
-        userSetup(slow);
-        lockstep(fast, slow);
+        const fast = compareCase('paged32', t, userSetup, userProgram(t));
         expect(haltedAt(fast)).toBe(HANDLERS + EXC_PF);
         expect(fast.cpu.cr2).toBe(SUPERVISOR_PAGE);
         // Error code on the ring 0 stack: user, write, present.
@@ -435,12 +434,7 @@ describe('privilege and the TLB', () => {
 
   test('user-mode reads from a supervisor page fault too', () => {
     const t: StringCase = { op: 'movs', size: 4, count: 2000, esi: SUPERVISOR_PAGE - 0x400, edi: 0x30000 };
-    const bytes = userProgram(t);
-    const fast = prepare('paged32', bytes, t);
-    const slow = prepare('paged32', bytes, t);
-    userSetup(fast);
-    userSetup(slow);
-    lockstep(fast, slow);
+    const fast = compareCase('paged32', t, userSetup, userProgram(t));
     expect(haltedAt(fast)).toBe(HANDLERS + EXC_PF);
     expect(fast.memory.read32(STACK_TOP - 24)).toBe(5);
   });
