@@ -170,6 +170,8 @@ export class Cpu {
   eaSeg = DS;
 
   // ---- Execution state. ----
+  // Hot paths test the boolean fields below with `=== true` / `=== false`: on a property V8 compiles a bare
+  // `if (this.halted)` to a full ToBoolean (false, '', undetectable, number, bigint checks), ~10 instructions.
   halted = false;
   /** Instructions retired since power-on (drives virtual time). */
   instructionCount = 0;
@@ -393,7 +395,7 @@ export class Cpu {
     if (this.segFlags[seg] !== 0) this.segmentSlowCheck(seg, offset, length, false);
     else if ((offset >>> 0) + length - 1 > this.segLimit[seg]) this.segmentFault(seg);
     const linear = (this.segBase[seg] + offset) | 0;
-    if (this.debugArmed) checkDataBreakpoints(this, linear, length, false);
+    if (this.debugArmed === true) checkDataBreakpoints(this, linear, length, false);
     return linear;
   }
 
@@ -402,7 +404,7 @@ export class Cpu {
     if (this.segFlags[seg] !== 0) this.segmentSlowCheck(seg, offset, length, true);
     else if ((offset >>> 0) + length - 1 > this.segLimit[seg]) this.segmentFault(seg);
     const linear = (this.segBase[seg] + offset) | 0;
-    if (this.debugArmed) checkDataBreakpoints(this, linear, length, true);
+    if (this.debugArmed === true) checkDataBreakpoints(this, linear, length, true);
     return linear;
   }
 
@@ -443,11 +445,13 @@ export class Cpu {
     const eip = this.eip;
     const linear = (this.segBase[CS] + eip) | 0;
     if ((linear & ~0xfff) === this.fetchPage) {
-      const limitLeft = this.segLimit[CS] - (eip >>> 0); // bytes after this one the CS limit allows
-      if (limitLeft >= 0) {
+      const limit = this.segLimit[CS];
+      if (eip >>> 0 <= limit) {
         const pageLeft = 0xfff - (linear & 0xfff); // bytes after this one on the page
         let span = pageLeft < 14 ? pageLeft : 14;
-        if (limitLeft < span) span = limitLeft;
+        // Bytes after this one the CS limit allows, in 32-bit arithmetic (V8 keeps it out of doubles).
+        const limitLeft = (limit - eip) >>> 0;
+        if (limitLeft < span) span = limitLeft | 0;
         const index = this.fetchPhys | (linear & 0xfff);
         this.fetchSpan = span + 1;
         this.fetchIndex = index;
@@ -826,20 +830,20 @@ export class Cpu {
 
   /** Decodes and executes one instruction; a guest exception escapes as CPU_FAULT. */
   stepUnchecked(): void {
-    if (this.jitStepping && this.jit.step()) return;
+    if (this.jitStepping === true && this.jit.step()) return;
     this.instrStart = this.eip;
     this.opsize32 = this.addrsize32 = this.codeSize32;
     this.segOverride = -1;
     this.repPrefix = 0;
     this.lockPrefix = 0;
     const trap = this.flags & FLAG_TF;
-    if (this.debugArmed) this.beforeInstructionDebug();
+    if (this.debugArmed === true) this.beforeInstructionDebug();
     this.table[this.fetchOpcode()](this);
     // In a 16-bit code segment the instruction pointer is IP: it wraps at 64 KiB (fetches past the limit
     // fault in fetch8 before this point is reached).
     if (!this.codeSize32) this.eip &= 0xffff;
     this.instructionCount++;
-    if (this.debugArmed) this.afterInstructionDebug();
+    if (this.debugArmed === true) this.afterInstructionDebug();
     if (this.interruptShadow) this.interruptShadow--;
     else if (trap) this.singleStepTrap();
   }
@@ -882,7 +886,7 @@ export class Cpu {
 
   /** Takes a pending NMI or INTR at an instruction boundary. Returns true when one was delivered. */
   serviceInterrupts(): boolean {
-    if (this.nmiPending && this.interruptShadow === 0) {
+    if (this.nmiPending === true && this.interruptShadow === 0) {
       this.nmiPending = false;
       this.deliverExternal(EXC_NMI);
       return true;
@@ -912,8 +916,8 @@ export class Cpu {
   run(limit: number): number {
     const start = this.instructionCount;
     const end = start + limit;
-    while (this.instructionCount < end && !this.stopRequested) {
-      if (this.halted) {
+    while (this.instructionCount < end && this.stopRequested === false) {
+      if (this.halted === true) {
         if (!this.serviceInterrupts()) break;
         continue;
       }
@@ -921,10 +925,14 @@ export class Cpu {
         if (this.jit.enabled) this.jit.run(end);
         else {
           this.interruptPoll = 1;
-          while (this.instructionCount < end && !this.halted && !this.stopRequested) {
-            if (this.nmiPending) this.serviceInterrupts();
+          while (this.instructionCount < end && this.halted === false && this.stopRequested === false) {
+            if (this.nmiPending === true) this.serviceInterrupts();
             else if ((this.flags & FLAG_IF) === 0) this.interruptPoll = 1;
-            else if (this.interruptPoll !== 0 && this.interruptShadow === 0 && this.interruptController) {
+            else if (
+              this.interruptPoll !== 0 &&
+              this.interruptShadow === 0 &&
+              this.interruptController !== null
+            ) {
               // An interrupt delivered through a trap gate leaves IF set: look again after it.
               this.interruptPoll = this.serviceInterrupts() ? 1 : 0;
             }

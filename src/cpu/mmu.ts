@@ -179,7 +179,7 @@ export class Mmu {
     const user = this.cpu.cpl === 3 && !this.systemAccess;
     let physPage: number;
     let info: number;
-    if (!this.paging) {
+    if (this.paging === false) {
       physPage = (linear & this.cpu.memory.a20Mask & ~0xfff) >>> 0;
       info = TLB_READ_SUPER | TLB_WRITE_SUPER | TLB_READ_USER | TLB_WRITE_USER;
     } else {

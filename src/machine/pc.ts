@@ -289,7 +289,7 @@ export class Pc {
     while (remaining > 0) {
       const now = this.clock.now();
       if (now >= this.timers.next) this.timers.runDue(now);
-      if (cpu.halted && !this.interruptWaiting()) {
+      if (cpu.halted === true && !this.interruptWaiting()) {
         // HLT with interrupts off (and no NMI) never wakes; with them on, skip to the next timer event and
         // charge the skipped time to the budget as if instructions had run.
         if (this.timers.next === Infinity || (cpu.flags & 0x200) === 0) {
@@ -316,7 +316,7 @@ export class Pc {
       } finally {
         this.timers.sliceEnd = Infinity;
       }
-      if (cpu.stopRequested) {
+      if (cpu.stopRequested === true) {
         cpu.stopRequested = false;
         if (this.resetPending) {
           this.reset();

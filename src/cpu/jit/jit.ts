@@ -339,12 +339,12 @@ export class Jit {
     let sequential = false;
     // The entry whose region ran last, when nothing but compiled code has run since (see Entry.next).
     let previous: Entry | null = null;
-    while (c.instructionCount < end && !c.halted && !c.stopRequested) {
-      if (c.nmiPending) {
+    while (c.instructionCount < end && c.halted === false && c.stopRequested === false) {
+      if (c.nmiPending === true) {
         c.serviceInterrupts();
         previous = null;
       } else if ((c.flags & FLAG_IF) === 0) c.interruptPoll = 1;
-      else if (c.interruptPoll !== 0 && c.interruptShadow === 0 && c.interruptController) {
+      else if (c.interruptPoll !== 0 && c.interruptShadow === 0 && c.interruptController !== null) {
         c.interruptPoll = c.serviceInterrupts() ? 1 : 0;
         previous = null;
       }
@@ -357,7 +357,7 @@ export class Jit {
         if (
           next !== null &&
           next.eip === c.eip &&
-          next.inPage &&
+          next.inPage === true &&
           next.fn !== null &&
           next.epoch === this.epoch
         ) {
@@ -389,7 +389,7 @@ export class Jit {
         const from = c.eip;
         c.stepUnchecked();
         const advance = (c.eip - from) | 0;
-        sequential = (sequential || this.lookupCold) && advance > 0 && advance <= 15;
+        sequential = (sequential || this.lookupCold === true) && advance > 0 && advance <= 15;
         continue;
       }
       sequential = false;
@@ -442,7 +442,7 @@ export class Jit {
   private lookup(single: number): Entry | null {
     const c = this.cpu;
     this.lookupCold = false;
-    if ((c.flags & FLAG_TF) !== 0 || c.interruptShadow !== 0 || c.debugArmed) return null;
+    if ((c.flags & FLAG_TF) !== 0 || c.interruptShadow !== 0 || c.debugArmed === true) return null;
     const eip = c.eip;
     const phys = this.codePhys((c.segBase[CS] + eip) | 0);
     if (phys < 0) return null;
@@ -453,12 +453,12 @@ export class Jit {
     if (e !== null) {
       if (e.epoch !== this.epoch && !this.verify(e)) return null;
       if (e.fn !== null) return e;
-      if (e.interpretOnly) return null;
+      if (e.interpretOnly === true) return null;
     }
     // Cold code gets no Entry (an Entry per instruction the interpreter ran made the hash chains hundreds
     // long in kernel init): its executions are counted in `heat`, by hash slot; addresses sharing a slot
     // only make each other compile sooner.
-    if (!this.enabledFlag) return null;
+    if (this.enabledFlag === false) return null;
     const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
     if (++this.heat[h] <= threshold) {
       this.lookupCold = true;

@@ -269,7 +269,7 @@ function stringOp(kind: number, byteSized: boolean): (c: Cpu) => void {
     }
     const conditional = kind === KIND_CMPS || kind === KIND_SCAS;
     const untilEqual = rep === 0xf2; // REPNE stops when ZF = 1; REPE when ZF = 0
-    const bulk = bulkPathEnabled && (kind === KIND_MOVS || kind === KIND_STOS) && !c.debugArmed;
+    const bulk = bulkPathEnabled && (kind === KIND_MOVS || kind === KIND_STOS) && c.debugArmed === false;
     for (let n = 0; n < REP_CHUNK; n++) {
       const count = a32 ? c.reg32[ECX] : c.reg16[ECX << 1];
       if (count === 0) return;
