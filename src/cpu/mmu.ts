@@ -368,11 +368,14 @@ export class Mmu {
     this.cpu.memory.write32(this.writeTarget(linear), value);
   }
 
-  /** A write that crosses a page boundary: both pages are checked before either is written. */
+  /**
+   * A write that crosses a page boundary: both pages are checked before either is written. A fault on the
+   * second page reports (in CR2) the first byte of the write on that page, as a split access does.
+   */
   private writeSplit(linear: number, value: number, length: number): void {
     const mem = this.cpu.memory;
     const a = this.translate(linear, true);
-    const b = this.translate((linear + length - 1) | 0, true);
+    const b = this.translate(((linear | 0xfff) + 1) | 0, true);
     for (let i = 0; i < length; i++) {
       const byteLinear = (linear + i) | 0;
       const phys = (byteLinear ^ linear) & ~0xfff ? (b & ~0xfff) | (byteLinear & 0xfff) : a + i;
@@ -382,8 +385,8 @@ export class Mmu {
 
   /** Raises the #PF a write of `length` bytes at `linear` would raise, without writing. */
   checkWritable(linear: number, length: number): void {
-    if (!this.paging) return;
+    if (this.paging === false) return;
     this.translate(linear, true);
-    if (((linear & 0xfff) + length - 1) >> 12) this.translate((linear + length - 1) | 0, true);
+    if (((linear & 0xfff) + length - 1) >> 12) this.translate(((linear | 0xfff) + 1) | 0, true);
   }
 }

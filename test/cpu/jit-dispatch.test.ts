@@ -113,3 +113,45 @@ describe('the dispatcher links regions', () => {
     expect(m.cpu.jit.stats.interpreted).toBeLessThan(2 * n);
   });
 });
+
+describe('hot loops are compiled again with their memory accesses in place', () => {
+  /**
+   * mov ecx, N; mov esi, DATA; xor eax, eax
+   * l: add eax, [esi]; mov [esi+4], eax; movzx edx, byte [esi+1]; mov [esi+8], dx; add esi, 4
+   *    and esi, 0x203ffc (stays on the data page, keeps ESI inside 0x20000..0x20FFF rounded); dec ecx; jnz l
+   * hlt
+   */
+  const loop = (n: number) => [
+    0xb9, ...le32(n), 0xbe, ...le32(0x20000), 0x31, 0xc0,
+    0x03, 0x06, 0x89, 0x46, 0x04, 0x0f, 0xb6, 0x56, 0x01, 0x66, 0x89, 0x56, 0x08,
+    0x83, 0xc6, 0x04, 0x81, 0xe6, ...le32(0x20ffc), 0x49, 0x75, 0xe5, 0xf4,
+  ]; // prettier-ignore
+
+  test('the upgraded region ends as the interpreter ends, and the upgrade happened', () => {
+    const n = 5000;
+    const runs = (['off', 'auto'] as JitMode[]).map((jit) => {
+      const m = load(loop(n), jit);
+      m.cpu.jit.upgradeCalls = 10;
+      for (let i = 0; i < 0x400; i++) m.memory.write32(0x20000 + i * 4, Math.imul(i, 0x9e3779b1));
+      // Small slices: the region is entered again and again, passes the upgrade count, then runs upgraded.
+      runToHalt(m, 20 * n, 97);
+      return m;
+    });
+    expect(state(runs[1])).toBe(state(runs[0]));
+    expect(runs[1].cpu.jit.stats.upgraded).toBeGreaterThan(0);
+  });
+
+  test('a region whose bytes changed since it was compiled is not upgraded', () => {
+    const m = load(loop(5000), 'auto');
+    m.cpu.jit.upgradeCalls = 1_000_000;
+    let left = 2000;
+    while (left > 0) left -= m.cpu.run(Math.min(97, left));
+    expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
+    // The loop's `and esi, imm32` immediate changed behind the compiler's back (no write it could see),
+    // then the upgrade is asked for: the copy of the bytes differs, so the region stays as compiled.
+    m.memory.ram[CODE + 25] ^= 0x10;
+    m.cpu.jit.upgradeCalls = 0;
+    m.cpu.run(97);
+    expect(m.cpu.jit.stats.upgraded).toBe(0);
+  });
+});

@@ -9,6 +9,7 @@ import { Cpu } from '../../src/cpu/cpu.ts';
 import { OpenIoBus } from '../../src/cpu/bus.ts';
 import { PhysicalMemory } from '../../src/cpu/memory.ts';
 import { jitModeFromEnvironment } from '../../src/cpu/jit/mode.ts';
+import { SEGF_NOT_WRITABLE } from '../../src/cpu/constants.ts';
 import {
   compare,
   compareFlags,
@@ -282,6 +283,81 @@ describe('JIT against the interpreter: atomics, bit tests, double shifts, string
     // shld [edi], ebx, 4 on the read-only page: read, then the write faults; the flags stay.
     m = both([0xf9, 0x0f, 0xa4, 0x1f, 0x04], { [EDI]: readOnly }, () => {}, 'paged32');
     expect([errorCode(m), m.cpu.getFlags() & CF]).toEqual([3, CF]);
+  });
+});
+
+describe('JIT against the interpreter: memory accesses written out in place', () => {
+  // FS is a 16-bit data segment at 0x20000 with limit 0xFFFF (see jit-fuzz.ts): the last byte an access
+  // may touch is offset 0xFFFF; one byte further is #GP(0).
+  const GP = 13;
+  const PF = 14;
+  const loads: Record<string, number[]> = {
+    8: [0x64, 0x8a, 0x07],
+    16: [0x64, 0x66, 0x8b, 0x07],
+    32: [0x64, 0x8b, 0x07],
+  };
+  const stores: Record<string, number[]> = {
+    8: [0x64, 0x88, 0x1f],
+    16: [0x64, 0x66, 0x89, 0x1f],
+    32: [0x64, 0x89, 0x1f],
+  };
+
+  test('segment limit: the last offset that fits and the first that does not, 8/16/32 bits, reads and writes', () => {
+    for (const bits of [8, 16, 32]) {
+      const last = 0x10000 - bits / 8;
+      for (const [kind, code] of [
+        ['load', loads[bits]],
+        ['store', stores[bits]],
+      ] as const) {
+        const fits = both(code, { [EDI]: last, [EBX]: 0x11223344, [EAX]: 0 }, (m) => {
+          m.memory.write32(0x2fffc, 0xa1b2c3d4);
+        });
+        expect(inHandler(fits, GP), `${kind}${bits} at ${last.toString(16)}`).toBe(false);
+        if (kind === 'load')
+          expect(u32(fits.cpu.reg32[EAX] & (bits === 32 ? -1 : (1 << bits) - 1))).toBe(
+            0xa1b2c3d4 >>> (32 - bits),
+          );
+        else expect(fits.memory.read8(0x20000 + last)).toBe(0x44);
+        const beyond = both(code, { [EDI]: last + 1, [EBX]: 0x11223344 });
+        expect(inHandler(beyond, GP), `${kind}${bits} at ${(last + 1).toString(16)}`).toBe(true);
+      }
+    }
+  });
+
+  test('a read-only data segment refuses the write; reads through it still work', () => {
+    const readOnly = (m: Machine) => (m.cpu.segFlags[4] = SEGF_NOT_WRITABLE);
+    const write = both(stores[32], { [EDI]: 0x100, [EBX]: 5 }, readOnly);
+    expect(inHandler(write, GP)).toBe(true);
+    expect(write.memory.read32(0x20100)).not.toBe(5);
+    const read = both(loads[32], { [EDI]: 0x100 }, (m) => {
+      readOnly(m);
+      m.memory.write32(0x20100, 0x600d);
+    });
+    expect([inHandler(read, GP), read.cpu.reg32[EAX]]).toEqual([false, 0x600d]);
+  });
+
+  test('page crossing: unaligned accesses that end on the next page, present, not present and read-only', () => {
+    const readOnly = 0x23000;
+    const notPresent = 0x2b000;
+    const errorCode = (m: Machine) => m.memory.read32(m.cpu.reg32[ESP] >>> 0);
+    // mov eax, [edi] / mov [edi], ebx (DS, flat) two bytes before a page end.
+    const load = [0x8b, 0x07];
+    const store = [0x89, 0x1f];
+    let m = both(load, { [EDI]: 0x21ffe }, (x) => x.memory.write32(0x21ffe, 0x12345678), 'paged32');
+    expect(u32(m.cpu.reg32[EAX])).toBe(0x12345678);
+    m = both(store, { [EDI]: 0x21ffd, [EBX]: 0x0badf00d }, () => {}, 'paged32');
+    expect(m.memory.read32(0x21ffd)).toBe(0x0badf00d);
+    m = both(load, { [EDI]: notPresent - 2 }, () => {}, 'paged32');
+    expect([inHandler(m, PF), m.cpu.cr2, errorCode(m)]).toEqual([true, notPresent, 0]);
+    m = both(store, { [EDI]: readOnly - 1, [EBX]: 7 }, () => {}, 'paged32');
+    // CR2 is the first byte of the access on the page that faults (as QEMU and Bochs report it).
+    expect([inHandler(m, PF), m.cpu.cr2, errorCode(m)]).toEqual([true, readOnly, 3]);
+    expect(m.memory.read8(readOnly - 1)).toBe(0); // nothing of the faulting store was written
+    // Unaligned within a page, and a 16-bit access on the last byte of a page.
+    m = both(load, { [EDI]: 0x21003 }, (x) => x.memory.write32(0x21003, 0x55667788), 'paged32');
+    expect(u32(m.cpu.reg32[EAX])).toBe(0x55667788);
+    m = both([0x66, 0x8b, 0x07], { [EDI]: notPresent - 1 }, () => {}, 'paged32');
+    expect([inHandler(m, PF), m.cpu.cr2]).toEqual([true, notPresent]);
   });
 });
 

@@ -25,6 +25,7 @@
  *    the block was compiled from (self-modifying code; see Jit.invalidatePage).
  */
 import { DS, ES } from '../constants.ts';
+import { TLB_MASK } from '../mmu.ts';
 import { decode, type Insn } from './decoder.ts';
 
 /** Block mode bits (part of the cache key: everything decoding and the generated code depend on). */
@@ -53,6 +54,17 @@ const SIGN_SHIFTS = [7, 15, 31];
 const BITS = [8, 16, 32];
 const READ = ['rd8', 'rd16', 'rd32'];
 const WRITE = ['wr8', 'wr16', 'wr32'];
+
+/**
+ * The test of an inline memory access (see Block.read): the TLB slot `mi` holds linear page `ml >>> 12` with
+ * the rights `bit` names, the `last` bytes after the first stay on the page, and segment `seg` is a plain one
+ * whose limit covers offsets `off` .. `off + last` (unsigned, kept in 32-bit arithmetic).
+ */
+function fastCheck(seg: number, last: number, bit: 'readBit' | 'writeBit', off: string): string {
+  const page = last === 0 ? '' : ` && (ml & 0xfff) <= ${0xfff - last}`;
+  const limit = last === 0 ? '' : ` && ((SL[${seg}] - ${off}) >>> 0) >= ${last}`;
+  return `TT[mi] === ml >>> 12 && (TB[mi] & mmu.${bit}) !== 0${page} && SF[${seg}] === 0 && ${off} >>> 0 <= SL[${seg}]${limit}`;
+}
 
 /** Static knowledge of the lazy-flag locals: -1 = known only at run time. */
 interface FlagState {
@@ -175,6 +187,8 @@ class Builder {
   /** Set when the current instruction writes memory (an SMC check follows it). */
   wroteMemory = false;
   usesFallback = false;
+  /** Memory accesses written out in place (see read()) rather than calls to the runtime's helpers. */
+  inlineMemory = false;
 
   constructor(
     readonly code32: number,
@@ -238,12 +252,35 @@ class Builder {
     if (parts.length === 1 && !parts[0].startsWith('(')) return parts[0];
     return `(${parts.join(' + ')}) & 0xffff`;
   }
+  /**
+   * A memory read: the runtime helper's fast path written out in place (V8 inlines only the first few calls
+   * of a large region, and a call per access was a third of compiled code's time in kernel boot), the
+   * helper itself when any check fails: segment not plain, beyond the limit, TLB miss or no rights, page
+   * crossing. `ma`, `ml`, `mi` are the region's scratch locals; the address is evaluated once.
+   */
   read(size: number, seg: number, addr: string): string {
-    return `${READ[size]}(${seg}, ${addr})`;
+    if (!this.inlineMemory) return `${READ[size]}(${seg}, ${addr})`;
+    const last = (1 << size) - 1; // bytes after the first
+    const ram =
+      size === 2
+        ? `(ml & 3) === 0 ? RAM32[ml >> 2] : RAM[ml] | (RAM[ml + 1] << 8) | (RAM[ml + 2] << 16) | (RAM[ml + 3] << 24)`
+        : size === 1
+          ? `RAM[ml] | (RAM[ml + 1] << 8)`
+          : `RAM[ml]`;
+    return `(ma = ${addr}, ml = (SB[${seg}] + ma) | 0, mi = (ml >>> 12) & ${TLB_MASK}, ${fastCheck(seg, last, 'readBit', 'ma')} ? (ml = TP[mi] + (ml & 0xfff), ${ram}) : ${READ[size]}(${seg}, ma))`;
   }
+  /** A memory write, with the helper's fast path in place as read() has it. */
   write(size: number, seg: number, addr: string, value: string): string {
     this.wroteMemory = true;
-    return `${WRITE[size]}(${seg}, ${addr}, ${value});`;
+    if (!this.inlineMemory) return `${WRITE[size]}(${seg}, ${addr}, ${value});`;
+    const last = (1 << size) - 1;
+    const ram =
+      size === 2
+        ? `if ((ml & 3) === 0) RAM32[ml >> 2] = wv; else { RAM[ml] = wv; RAM[ml + 1] = wv >> 8; RAM[ml + 2] = wv >> 16; RAM[ml + 3] = wv >> 24; }`
+        : size === 1
+          ? `RAM[ml] = wv; RAM[ml + 1] = wv >> 8;`
+          : `RAM[ml] = wv;`;
+    return `{ const wa = ${addr}, wv = ${value}; ml = (SB[${seg}] + wa) | 0; mi = (ml >>> 12) & ${TLB_MASK}; if (${fastCheck(seg, last, 'writeBit', 'wa')}) { ml = TP[mi] + (ml & 0xfff); ${ram} } else ${WRITE[size]}(${seg}, wa, wv); }`;
   }
   /** r/m operand read (after `const a = address` for memory forms). */
   rmRead(insn: Insn, size: number): string {
@@ -1337,6 +1374,8 @@ export interface RegionCode {
   /** Instructions translated, and run by the interpreter (fallbacks). */
   translated: number;
   fallbacks: number;
+  /** A block branches back to a block of the region (so one call may run its accesses many times). */
+  loops: boolean;
 }
 
 /**
@@ -1354,10 +1393,22 @@ export const MAX_REGION_INSTRUCTIONS = 100;
  * instruction (for Cpu.stepUnchecked in 'on' mode). Returns null when not even the first instruction can be
  * translated (the caller leaves that address to the interpreter).
  */
-export function generateRegion(ram: Uint8Array, phys: number, eip: number, mode: number): RegionCode | null {
+/**
+ * Translates the region entered at `eip` (physical address `phys`). With `inlineMemory`, memory accesses are
+ * written out in place (Builder.read); the dispatcher asks for that only when recompiling a hot region.
+ */
+export function generateRegion(
+  ram: Uint8Array,
+  phys: number,
+  eip: number,
+  mode: number,
+  inlineMemory = false,
+): RegionCode | null {
   const code32 = mode & MODE_CODE32;
   const single = (mode & MODE_SINGLE) !== 0;
   const b = new Builder(code32, (mode & MODE_STACK32) !== 0 ? 1 : 0);
+  b.inlineMemory = inlineMemory;
+  let loops = false;
   const pageBase = phys & ~0xfff;
   const blocks: RegionBlock[] = [];
   const seen = new Set<number>();
@@ -1392,9 +1443,12 @@ export function generateRegion(ram: Uint8Array, phys: number, eip: number, mode:
     translated += block.translated;
     fallbacks += block.length - block.translated;
     if (block.lastByte >>> 0 > lastByte >>> 0) lastByte = block.lastByte;
-    for (const t of block.successors) if (!seen.has(t)) queue.push(t);
+    for (const t of block.successors) {
+      if (!seen.has(t)) queue.push(t);
+      else if (t >>> 0 <= start >>> 0) loops = true; // a branch back to a block already in the region
+    }
   }
-  return { source: assemble(b, eip), blocks, lastByte, translated, fallbacks };
+  return { source: assemble(b, eip), blocks, lastByte, translated, fallbacks, loops };
 }
 
 /** Encodes an instruction's position for the fault path: its EIP relative to the entry, and its index. */
@@ -1517,16 +1571,16 @@ function assemble(b: Builder, entry: number): string {
   ];
   const ip = `(${entry} + (ik >> 6) - 0x10000) | 0`;
   return `
-const SL = c.segLimit, SR = c.sreg;
+const SL = c.segLimit, SR = c.sreg, SB = c.segBase, SF = c.segFlags;
+const mmu = c.mmu, TT = mmu.tag, TB = mmu.bits, TP = mmu.phys, RAM = mmu.ram, RAM32 = mmu.ram32;
 const rd8 = rt.rd8, rd16 = rt.rd16, rd32 = rt.rd32, wr8 = rt.wr8, wr16 = rt.wr16, wr32 = rt.wr32;
 const gp = rt.gp, de = rt.de, mulHi = rt.mulHi, cfL = rt.cfL, condL = rt.condL, PARITY = rt.parity;
 const div32 = rt.div32, idiv32 = rt.idiv32, remainder = rt.remainder;
-const mmu = c.mmu;
 /** checkRmWritable: a read-modify-write's destination faults as a write before it is read. */
 function chkW(seg, off, n) { mmu.checkWritable(c.writeAddress(seg, off, n), n); }
 return function region(budget) {
   const n0 = c.instructionCount;
-  let pc = c.eip, done = 0, ik = ${position(entry, entry, 0)}, fb = 0, ret = 0${decl.length ? ', ' + decl.join(', ') : ''};
+  let pc = c.eip, done = 0, ik = ${position(entry, entry, 0)}, fb = 0, ret = 0, ma = 0, ml = 0, mi = 0${decl.length ? ', ' + decl.join(', ') : ''};
   ${load}
   try {
     loop: for (;;) {
