@@ -1,11 +1,12 @@
 /**
  * CPU throughput benchmark: MIPS on a few workloads, with the JIT tier on and off.
  *
- *   npx esbuild scripts/bench-cpu.ts --bundle --platform=node --format=esm --outfile=/tmp/bench-cpu.mjs
- *   node /tmp/bench-cpu.mjs [--jit=on|off|both] [--only=name,name] [--linux=N]
+ *   npm run bench:cpu -- [--jit=on|off|both] [--only=name,name] [--linux=N]
  *
  * Always measure bundled: under tsx or vitest every module import goes through a getter and the CPU runs
- * several times slower, which says nothing about the emulator.
+ * several times slower, which says nothing about the emulator. The npm script bundles with --minify-syntax,
+ * as the page's production build minifies: imported constants (CS, FLAG_TF, ...) become literals instead of
+ * loads from the module's context, 5-10% of the interpreter's time.
  *
  * Workloads: two tight loops (registers only; loads and stores), images/bench/bench.bin (sieve, CRC-32,
  * sorting, string ops, mul/div, branches), the CPU test programs in test/guests/build (one after another),

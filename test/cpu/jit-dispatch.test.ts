@@ -133,25 +133,34 @@ describe('hot loops are compiled again with their memory accesses in place', () 
       const m = load(loop(n), jit);
       m.cpu.jit.upgradeCalls = 10;
       for (let i = 0; i < 0x400; i++) m.memory.write32(0x20000 + i * 4, Math.imul(i, 0x9e3779b1));
-      // Small slices: the region is entered again and again, passes the upgrade count, then runs upgraded.
-      runToHalt(m, 20 * n, 97);
+      // Slices of ~1000: the region is entered again and again with long calls (the loop runs inside one),
+      // passes the upgrade count, then runs upgraded.
+      runToHalt(m, 20 * n, 997);
       return m;
     });
     expect(state(runs[1])).toBe(state(runs[0]));
     expect(runs[1].cpu.jit.stats.upgraded).toBeGreaterThan(0);
   });
 
+  test('a region whose calls are short (a few instructions each) is left as it is', () => {
+    const m = load(loop(3000), 'auto');
+    m.cpu.jit.upgradeCalls = 10;
+    runToHalt(m, 20 * 3000, 7);
+    expect(m.cpu.jit.stats.regionCalls).toBeGreaterThan(1000);
+    expect(m.cpu.jit.stats.upgraded).toBe(0);
+  });
+
   test('a region whose bytes changed since it was compiled is not upgraded', () => {
     const m = load(loop(5000), 'auto');
     m.cpu.jit.upgradeCalls = 1_000_000;
-    let left = 2000;
-    while (left > 0) left -= m.cpu.run(Math.min(97, left));
+    let left = 5000;
+    while (left > 0) left -= m.cpu.run(Math.min(997, left));
     expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
     // The loop's `and esi, imm32` immediate changed behind the compiler's back (no write it could see),
     // then the upgrade is asked for: the copy of the bytes differs, so the region stays as compiled.
     m.memory.ram[CODE + 25] ^= 0x10;
     m.cpu.jit.upgradeCalls = 0;
-    m.cpu.run(97);
+    m.cpu.run(997);
     expect(m.cpu.jit.stats.upgraded).toBe(0);
   });
 });

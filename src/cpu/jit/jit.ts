@@ -50,19 +50,23 @@ type RegionFunction = (budget: number) => number;
 type RegionFactory = (c: Cpu, R: Int32Array, J: Jit, rt: JitRuntime) => RegionFunction;
 
 /**
- * Calls after which a region that loops is compiled again with its memory accesses written out in place
- * (generateRegion's inlineMemory): 20-45% faster in hot loops, but compiled that way from the start, kernel
- * init (many regions run a few thousand times) was 25% slower: V8 runs the bigger functions unoptimised
- * for longer.
+ * Calls after which a region that loops, and whose calls ran UPGRADE_MIN_PER_CALL instructions or more on
+ * average, is compiled again with its memory accesses written out in place (generateRegion's inlineMemory).
+ * Hot loops run 20-45% faster that way (the kernel's initramfs inflate: 23 -> 13 s), but every new function
+ * is run unoptimised until V8 has optimised it again, and bigger functions take longer: compiled that way from
+ * the start, kernel init was 25% slower; upgraded without the per-call test, the bench guest was 15% slower.
  */
 const UPGRADE_CALLS = 20000;
+/** Instructions per call (on average over those calls) a region must run to be upgraded. */
+const UPGRADE_MIN_PER_CALL = 100;
 
 /** A compiled region, where its blocks' bytes are, and a copy of them. */
 class Region {
   valid = true;
   epoch = 0;
-  /** Calls through the dispatcher, counted up to UPGRADE_CALLS (see Jit.upgrade). */
+  /** Calls through the dispatcher, counted up to UPGRADE_CALLS, and the instructions they ran (see Jit.upgrade). */
   calls = 0;
+  executed = 0;
   /** Set when the region loops and may be upgraded (cleared once it was, or could not be). */
   upgradable = false;
   /** The entry it was compiled from, and every entry running it. */
@@ -417,8 +421,14 @@ export class Jit {
       this.smc = 0;
       this.stats.regionCalls++;
       const region = entry.region as Region;
-      if (region.upgradable && ++region.calls >= this.upgradeCalls) this.upgrade(region);
-      previous = (entry.fn as RegionFunction)(end - c.instructionCount) === 0 ? entry : null;
+      if (region.upgradable && ++region.calls >= this.upgradeCalls) {
+        // Upgraded when its calls are long (loops run inside one call), not for short ones.
+        if (region.executed >= region.calls * UPGRADE_MIN_PER_CALL) this.upgrade(region);
+        else region.upgradable = false;
+      }
+      const before = c.instructionCount;
+      previous = (entry.fn as RegionFunction)(end - before) === 0 ? entry : null;
+      if (region.upgradable) region.executed += c.instructionCount - before;
       this.currentPage = -1;
       this.currentRegion = null;
     }
