@@ -150,6 +150,28 @@ describe('hot loops are compiled again with their memory accesses in place', () 
     expect(m.cpu.jit.stats.upgraded).toBe(0);
   });
 
+  test('no upgrade when the same blocks would not come out (a block beyond the region became compilable)', () => {
+    // The loop's exit (after `jnz`) is `out dx, al`: no block starts there, so the region is the loop alone
+    // and those bytes are not its code. Once they are rewritten to a NOP, a new translation would include a
+    // block the region never had (its bytes unprotected): the upgrade is skipped.
+    const code = loop(5000);
+    const exit = code.length - 1; // the HLT
+    code.splice(exit, 0, 0xee);
+    const upgraded = (rewrite: boolean) => {
+      const m = load(code, 'auto');
+      m.cpu.jit.upgradeCalls = 1_000_000;
+      let left = 5000;
+      while (left > 0) left -= m.cpu.run(Math.min(997, left));
+      expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
+      if (rewrite) m.memory.write8(CODE + exit, 0x90);
+      m.cpu.jit.upgradeCalls = 0;
+      m.cpu.run(997);
+      return m.cpu.jit.stats.upgraded;
+    };
+    expect(upgraded(false)).toBeGreaterThan(0);
+    expect(upgraded(true)).toBe(0);
+  });
+
   test('a region whose bytes changed since it was compiled is not upgraded', () => {
     const m = load(loop(5000), 'auto');
     m.cpu.jit.upgradeCalls = 1_000_000;

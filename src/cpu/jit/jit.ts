@@ -421,14 +421,14 @@ export class Jit {
       this.smc = 0;
       this.stats.regionCalls++;
       const region = entry.region as Region;
-      if (region.upgradable && ++region.calls >= this.upgradeCalls) {
+      if (region.upgradable === true && ++region.calls >= this.upgradeCalls) {
         // Upgraded when its calls are long (loops run inside one call), not for short ones.
         if (region.executed >= region.calls * UPGRADE_MIN_PER_CALL) this.upgrade(region);
         else region.upgradable = false;
       }
       const before = c.instructionCount;
       previous = (entry.fn as RegionFunction)(end - before) === 0 ? entry : null;
-      if (region.upgradable) region.executed += c.instructionCount - before;
+      if (region.upgradable === true) region.executed += c.instructionCount - before;
       this.currentPage = -1;
       this.currentRegion = null;
     }
@@ -585,8 +585,8 @@ export class Jit {
 
   /**
    * Recompiles a hot region that loops with its memory accesses written out in place, and points its entries
-   * at the new function. Only while the region is valid and its bytes are those it was compiled from (the
-   * same blocks come out); otherwise it stays as it is.
+   * at the new function. Only while the region is valid, its bytes are those it was compiled from and the
+   * same blocks come out; otherwise it stays as it is.
    */
   private upgrade(region: Region): void {
     region.upgradable = false;
@@ -597,7 +597,14 @@ export class Jit {
     for (let i = 0; i < bytes.length; i++) if (c.ram[region.low + i] !== bytes[i]) return;
     const started = performance.now();
     const code = generateRegion(c.ram, first.phys, first.eip, first.mode, true);
-    if (code === null) return;
+    // The same blocks, or nothing: a block reached through bytes outside the copy (rewritten since) would be
+    // code the page's byte map does not protect.
+    const ranges = region.ranges;
+    if (code === null || code.blocks.length * 2 !== ranges.length) return;
+    for (let i = 0; i < code.blocks.length; i++) {
+      const block = code.blocks[i];
+      if (block.phys !== ranges[2 * i] || block.phys + block.bytes !== ranges[2 * i + 1]) return;
+    }
     const fn = this.instantiate(code.source);
     if (fn === null) return;
     region.fn = fn;
