@@ -254,7 +254,7 @@ class Builder {
   }
   /**
    * A memory read: the runtime helper's fast path written out in place (V8 inlines only the first few calls
-   * of a large region, and a call per access was a third of compiled code's time in kernel boot), the
+   * of a large region; the calls were a third of the time in the kernel's decompressor and inflate), the
    * helper itself when any check fails: segment not plain, beyond the limit, TLB miss or no rights, page
    * crossing. `ma`, `ml`, `mi` are the region's scratch locals; the address is evaluated once.
    */
@@ -1391,11 +1391,9 @@ export const MAX_REGION_INSTRUCTIONS = 100;
  * blocks its direct branches (and returns from its calls) reach in the same page, each a `case` of a switch
  * on EIP inside one loop, so control moving between them never leaves the function. With MODE_SINGLE, one
  * instruction (for Cpu.stepUnchecked in 'on' mode). Returns null when not even the first instruction can be
- * translated (the caller leaves that address to the interpreter).
- */
-/**
- * Translates the region entered at `eip` (physical address `phys`). With `inlineMemory`, memory accesses are
- * written out in place (Builder.read); the dispatcher asks for that only when recompiling a hot region.
+ * translated (the caller leaves that address to the interpreter). With `inlineMemory`, memory accesses are
+ * written out in place (Builder.read): mode 'on' asks for that always, mode 'auto' when it recompiles a hot
+ * loop (Jit.upgrade).
  */
 export function generateRegion(
   ram: Uint8Array,
