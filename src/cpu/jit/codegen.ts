@@ -254,7 +254,7 @@ class Builder {
   }
   /**
    * A memory read: the runtime helper's fast path written out in place (V8 inlines only the first few calls
-   * of a large region; the calls were a third of the time in the kernel's decompressor and inflate), the
+   * of a large region; the calls were a third of the time in the kernel's decompressor and its RSA code), the
    * helper itself when any check fails: segment not plain, beyond the limit, TLB miss or no rights, page
    * crossing. `ma`, `ml`, `mi` are the region's scratch locals; the address is evaluated once.
    */

@@ -52,9 +52,10 @@ type RegionFactory = (c: Cpu, R: Int32Array, J: Jit, rt: JitRuntime) => RegionFu
 /**
  * Calls after which a region that loops, and whose calls ran UPGRADE_MIN_PER_CALL instructions or more on
  * average, is compiled again with its memory accesses written out in place (generateRegion's inlineMemory).
- * Hot loops run 20-45% faster that way (the kernel's initramfs inflate: 23 -> 13 s), but every new function
- * is run unoptimised until V8 has optimised it again, and bigger functions take longer: compiled that way from
- * the start, kernel init was 25% slower; upgraded without the per-call test, the bench guest was 15% slower.
+ * Hot loops run 20-45% faster that way (the kernel's RSA arithmetic at late init: 23 -> 13 s), but every
+ * new function runs unoptimised until V8 has optimised it again, and bigger functions take longer: compiled
+ * that way from the start, kernel init was 25% slower; upgraded without the per-call test, the bench guest
+ * was 15% slower.
  */
 const UPGRADE_CALLS = 20000;
 /** Instructions per call (on average over those calls) a region must run to be upgraded. */
@@ -64,7 +65,7 @@ const UPGRADE_MIN_PER_CALL = 100;
 class Region {
   valid = true;
   epoch = 0;
-  /** Calls through the dispatcher, counted up to UPGRADE_CALLS, and the instructions they ran (see Jit.upgrade). */
+  /** Calls through the dispatcher, counted up to UPGRADE_CALLS, and the instructions they ran (Jit.upgrade). */
   calls = 0;
   executed = 0;
   /** Set when the region loops and may be upgraded (cleared once it was, or could not be). */
