@@ -121,9 +121,13 @@ export class Cpu {
   }
   set cpl(level: number) {
     this.currentPrivilege = level;
+    this.forgetCodePage();
+    this.mmu.updateAccessBits();
+  }
+  /** Drops the cached code page and the current instruction's fetch window (translations or rights changed). */
+  forgetCodePage(): void {
     this.fetchPage = 1;
     this.fetchSpan = 0;
-    this.mmu.updateAccessBits();
   }
   /**
    * The linear page (low 12 bits clear) instruction fetch reads straight from RAM, and its offset in RAM.

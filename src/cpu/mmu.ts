@@ -107,8 +107,7 @@ export class Mmu {
       if (keepGlobal && bits[i] & TLB_GLOBAL) continue;
       tag[i] = -1;
     }
-    this.cpu.fetchPage = 1;
-    this.cpu.fetchSpan = 0;
+    this.cpu.forgetCodePage();
   }
 
   /** INVLPG: drops the translation of one linear page, global or not. */
@@ -116,8 +115,7 @@ export class Mmu {
     const page = linear >>> 12;
     const i = page & TLB_MASK;
     if (this.tag[i] === page) this.tag[i] = -1;
-    this.cpu.fetchPage = 1;
-    this.cpu.fetchSpan = 0;
+    this.cpu.forgetCodePage();
   }
 
   private needBit(write: boolean): number {
