@@ -25,7 +25,9 @@
  *    the block was compiled from (self-modifying code; see Jit.invalidatePage).
  */
 import { DS, ES } from '../constants.ts';
+import { FLAG_IOPL, FLAG_RF, FLAG_VM } from '../flags.ts';
 import { TLB_MASK } from '../mmu.ts';
+import { CR4_TSD } from '../ops/system.ts';
 import { decode, type Insn } from './decoder.ts';
 
 /** Block mode bits (part of the cache key: everything decoding and the generated code depend on). */
@@ -955,13 +957,10 @@ function translate(b: Builder, insn: Insn): Emitted {
     case 0x9c: {
       // pushf (ops/stack.ts): #GP(0) in V86 mode below IOPL 3; the flags materialised as getFlags() does
       // (through the CPU's own fields, so the formulas are the interpreter's); PUSHFD clears VM and RF.
-      const VM = 0x20000;
-      const RF = 0x10000;
-      const IOPL = 0x3000;
       b.touchFlags();
       b.lazyWritten = true;
       b.flWritten = true;
-      const text = `if ((fl & ${VM}) !== 0 && (fl & ${IOPL}) !== ${IOPL}) gp(); c.lazyOp = lop; c.lazySize = lsz; c.lazyDst = ld; c.lazySrc = ls; c.lazyRes = lr; c.lazyFlags = lf; c.flags = fl; const f = c.getFlags(); fl = f; lf = 0; ${b.push(osz, o32 ? `f & ${~(VM | RF)}` : 'f')}`;
+      const text = `if ((fl & ${FLAG_VM}) !== 0 && (fl & ${FLAG_IOPL}) !== ${FLAG_IOPL}) gp(); c.lazyOp = lop; c.lazySize = lsz; c.lazyDst = ld; c.lazySrc = ls; c.lazyRes = lr; c.lazyFlags = lf; c.flags = fl; const f = c.getFlags(); fl = f; lf = 0; ${b.push(osz, o32 ? `f & ${~(FLAG_VM | FLAG_RF)}` : 'f')}`;
       b.fs = { op: -1, size: -1, mask: 0 }; // every flag is in fl now
       return code(text);
     }
@@ -1305,8 +1304,7 @@ function cmpxchg8b(b: Builder, insn: Insn): string {
  * which counts the instructions retired before this one: instructionCount is brought up to date first.
  */
 function rdtsc(b: Builder): string {
-  const CR4_TSD = 4;
-  return `if ((c.cr4 & ${CR4_TSD}) !== 0 && c.cpl !== 0) gp(); c.instructionCount = n0 + done + (ik & 63); const t = c.timeNs() + c.tscOffset; const lo = (t % 4294967296) | 0; const hi = Math.floor(t / 4294967296) | 0; ${b.setReg(0, 2, 'lo')} ${b.setReg(2, 2, 'hi')}`;
+  return `if ((c.cr4 & ${CR4_TSD}) !== 0 && c.cpl !== 0) gp(); c.instructionCount = n0 + done + (ik & 63); const t = rt.tsc(); const lo = (t % 4294967296) | 0; const hi = Math.floor(t / 4294967296) | 0; ${b.setReg(0, 2, 'lo')} ${b.setReg(2, 2, 'hi')}`;
 }
 
 /**

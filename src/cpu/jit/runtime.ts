@@ -20,6 +20,7 @@ import {
   SIZE_MASK,
 } from '../flags.ts';
 import { divide64, mulHigh32Of } from '../ops/arith.ts';
+import { readTsc } from '../ops/system.ts';
 import { TLB_MASK } from '../mmu.ts';
 
 // ---- Lazy flags over locals: flags.ts's carryFrom/overflowFrom, and its getCF.., testCondition ----
@@ -274,6 +275,10 @@ export function createRuntime(c: Cpu) {
     /** High half of a 32 x 32 multiply (the low half is Math.imul). */
     mulHi(a: number, b: number, signed: boolean): number {
       return mulHigh32Of(c, a, b, signed);
+    },
+    /** The time-stamp counter as RDTSC reads it (ops/system.ts). */
+    tsc(): number {
+      return readTsc(c);
     },
     cfL,
     condL,
