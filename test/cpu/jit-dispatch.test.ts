@@ -16,9 +16,14 @@ function load(code: number[], jit: JitMode): Machine {
   return m;
 }
 
-function runToHalt(m: Machine, limit: number, slice = 10_007): void {
+/** Runs up to `limit` instructions in run() calls of `slice`; returns early if the CPU halts. */
+function runFor(m: Machine, limit: number, slice: number): void {
   let left = limit;
   while (!m.cpu.halted && left > 0) left -= m.cpu.run(Math.min(slice, left));
+}
+
+function runToHalt(m: Machine, limit: number, slice = 10_007): void {
+  runFor(m, limit, slice);
   expect(m.cpu.halted).toBe(true);
 }
 
@@ -160,8 +165,7 @@ describe('hot loops are compiled again with their memory accesses in place', () 
     const upgraded = (rewrite: boolean) => {
       const m = load(code, 'auto');
       m.cpu.jit.upgradeCalls = 1_000_000;
-      let left = 5000;
-      while (left > 0) left -= m.cpu.run(Math.min(997, left));
+      runFor(m, 5000, 997);
       expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
       if (rewrite) m.memory.write8(CODE + exit, 0x90);
       m.cpu.jit.upgradeCalls = 0;
@@ -175,8 +179,7 @@ describe('hot loops are compiled again with their memory accesses in place', () 
   test('a region whose bytes changed since it was compiled is not upgraded', () => {
     const m = load(loop(5000), 'auto');
     m.cpu.jit.upgradeCalls = 1_000_000;
-    let left = 5000;
-    while (left > 0) left -= m.cpu.run(Math.min(997, left));
+    runFor(m, 5000, 997);
     expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
     // The loop's `and esi, imm32` immediate changed behind the compiler's back (no write it could see),
     // then the upgrade is asked for: the copy of the bytes differs, so the region stays as compiled.
