@@ -153,7 +153,7 @@ function linux(mode: 'off' | 'on'): Result | null {
   setJit(pc, mode);
   const initrdPath = join(ROOT, 'images/linux/initrd.gz');
   bootLinux(pc, new Uint8Array(readFileSync(path)), {
-    cmdline: 'console=ttyS0 earlyprintk=serial',
+    cmdline: 'console=ttyS0 tsc=reliable earlyprintk=serial',
     initrd: existsSync(initrdPath) ? new Uint8Array(readFileSync(initrdPath)) : undefined,
   });
   return timed(

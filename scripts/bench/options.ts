@@ -18,7 +18,7 @@ export const DEFAULT_TIMEOUT_SECONDS: Record<WorkloadGroup, number> = {
 };
 
 /** The kernel command line both emulators boot Linux with. */
-export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0,115200 panic=-1';
+export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0,115200 tsc=reliable panic=-1';
 
 /** Engines, selectable with --engines (--no-v86 leaves visor86 alone). */
 export const ENGINE_NAMES = ['visor86', 'v86-jit', 'v86-interp'] as const;

@@ -14,13 +14,10 @@ import { bootMultiboot } from '../machine/multiboot.ts';
 import { bootLinux } from '../machine/linux-boot.ts';
 import { installBios } from '../machine/bios/index.ts';
 import { WriteTrackingDisk, type DiskLayer } from './disk-layer.ts';
-import type { BootMedia, VmConfig } from './protocol.ts';
+import { DEFAULT_LINUX_CMDLINE, type BootMedia, type VmConfig } from './protocol.ts';
 import { checkMedia } from './media.ts';
 import { decodeSnapshot } from '../machine/snapshot-file.ts';
 import type { DeviceState } from '../devices/device.ts';
-
-/** The kernel command line a Linux guest gets unless its catalog entry says otherwise. */
-export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0';
 
 /**
  * The disks a VM keeps across resets and power cycles (they live as long as its worker). Each remembers

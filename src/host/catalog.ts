@@ -3,7 +3,7 @@
  * entry when `images/linux/bzImage` is present (fetched by a separate step; absent in a fresh checkout).
  * Fetching goes through a `fetch` function so tests can serve files from disk.
  */
-import type { BootMedia } from './protocol.ts';
+import { DEFAULT_LINUX_CMDLINE, type BootMedia } from './protocol.ts';
 import { buildBootMedia, parseGuestCatalog, type GuestImage } from '../machine/guest-images.ts';
 
 export interface CatalogEntry {
@@ -28,9 +28,6 @@ export interface CatalogEntry {
 }
 
 export type Fetcher = (url: string, init?: RequestInit) => Promise<Response>;
-
-/** The Linux kernel command line: the kernel's console on COM1 (README, "Linux": why nothing more). */
-export const LINUX_CMDLINE = 'console=ttyS0';
 
 /**
  * Reads catalog.json (schema and checks: src/machine/guest-images.ts, images/README.md). A catalog that
@@ -76,7 +73,7 @@ export const LINUX_ENTRY: CatalogEntry = {
   files: ['linux/bzImage', 'linux/initrd.gz'],
   memoryMiB: 128,
   diskMiB: 0,
-  cmdline: LINUX_CMDLINE,
+  cmdline: DEFAULT_LINUX_CMDLINE,
   banner: 'Linux version',
   console: 'serial',
 };
@@ -131,7 +128,12 @@ export async function fetchMedia(
     case 'multiboot':
       return { kind: 'multiboot', kernel: files[0], cmdline: entry.cmdline };
     case 'linux':
-      return { kind: 'linux', kernel: files[0], initrd: files[1], cmdline: entry.cmdline ?? LINUX_CMDLINE };
+      return {
+        kind: 'linux',
+        kernel: files[0],
+        initrd: files[1],
+        cmdline: entry.cmdline ?? DEFAULT_LINUX_CMDLINE,
+      };
     case 'disk':
       return { kind: 'disk', image: files[0] };
     case 'floppy':

@@ -163,6 +163,12 @@ export type VmToHost =
 export type PowerAction = 'power-on' | 'pause' | 'resume' | 'reset' | 'power-off' | 'ctrl-alt-del';
 
 /** Human names of the states, as the VM list shows them. */
+/**
+ * The kernel command line a Linux guest gets unless its catalog entry says otherwise (README, "Linux": why
+ * these two and nothing more).
+ */
+export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0 tsc=reliable';
+
 export const STATE_LABELS: Record<VmState, string> = {
   off: 'Powered off',
   starting: 'Starting',

@@ -3,7 +3,7 @@
  * VISOR86_LINUX_STATE names one:
  *
  *   node bin/visor86.js run --kernel images/linux/bzImage --initrd images/linux/initrd.gz \
- *     --append console=ttyS0 --until 'visor86:/# ' --save /tmp/linux-prompt.visor86
+ *     --append 'console=ttyS0 tsc=reliable' --until 'visor86:/# ' --save /tmp/linux-prompt.visor86
  *   VISOR86_LINUX_STATE=/tmp/linux-prompt.visor86 npx vitest run test/e2e/linux-console.test.ts
  *
  * It refreshes docs/linux-console.png. Without it the test skips: booting Linux takes minutes, and test/linux/linux-shell.test.ts (which boots

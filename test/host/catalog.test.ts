@@ -61,7 +61,7 @@ describe('the guest catalog', () => {
     expect(without.entries.some((e) => e.id === 'linux')).toBe(false);
   });
 
-  it('boots Linux with console=ttyS0 and 128 MiB', async () => {
+  it('boots Linux with console=ttyS0 tsc=reliable and 128 MiB', async () => {
     // A folder with only a (tiny) bzImage and an initrd, served like images/linux/.
     const kernel = readFileSync(join(import.meta.dirname, '..', 'machine', 'fixtures', 'tiny-bzimage.bin'));
     const fetcher: Fetcher = async (url) => {
@@ -74,10 +74,10 @@ describe('the guest catalog', () => {
       title: 'Linux',
       memoryMiB: 128,
       console: 'serial',
-      cmdline: 'console=ttyS0',
+      cmdline: 'console=ttyS0 tsc=reliable',
     });
     const media = await fetchMedia('base/', linux, fetcher);
-    expect(media).toMatchObject({ kind: 'linux', cmdline: 'console=ttyS0' });
+    expect(media).toMatchObject({ kind: 'linux', cmdline: 'console=ttyS0 tsc=reliable' });
     expect(media.kind === 'linux' && media.initrd?.length).toBe(4);
   });
 

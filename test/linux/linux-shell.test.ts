@@ -19,7 +19,7 @@ const LINUX = join(ROOT, 'images', 'linux');
 const KERNEL = join(LINUX, 'bzImage');
 const INITRD = join(LINUX, 'initrd.gz');
 /** The kernel command line the README documents. */
-export const LINUX_APPEND = 'console=ttyS0';
+export const LINUX_APPEND = 'console=ttyS0 tsc=reliable';
 const PROMPT = 'visor86:/# ';
 /** Where the boot test saves the machine at the prompt (C-a s), for the page test after it. */
 const STATE_FILE = join(mkdtempSync(join(tmpdir(), 'visor86-linux-')), 'linux-at-prompt.visor86');
@@ -218,6 +218,12 @@ describe.skipIf(skip !== null)('Linux to a shell on the serial console', () => {
         session.type('\x03');
         await session.waitFor(PROMPT, from, COMMAND_TIMEOUT_MS);
         expect(await session.command('echo $?')).toBe('130\n'); // 128 + SIGINT
+
+        // The kernel kept the TSC as its clock: it never judged it against the PIT (see README, "Linux").
+        expect(
+          await session.command('cat /sys/devices/system/clocksource/clocksource0/current_clocksource'),
+        ).toBe('tsc\n');
+        expect(session.output).not.toMatch(/clocksource.*unstable|Marking TSC unstable/);
 
         // C-a s writes the whole machine, at this prompt, to the --save file and ends the run.
         session.type('\x01s');
