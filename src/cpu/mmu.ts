@@ -64,6 +64,14 @@ export class Mmu {
   readonly phys = new Int32Array(TLB_SIZE);
   /** TLB_* permission bits (0 for non-RAM pages, which always go the slow way). */
   readonly bits = new Uint8Array(TLB_SIZE);
+  /**
+   * The slots filled since the last flush (each once, `listed` marks them), so a flush clears those instead
+   * of all TLB_SIZE: Linux loads CR3 twice for every pipe write that wakes the reader, and a process touches
+   * a few dozen pages in between.
+   */
+  private readonly filled = new Int32Array(TLB_SIZE);
+  private filledCount = 0;
+  private readonly listed = new Uint8Array(TLB_SIZE);
   /** The permission bit a data read / write needs now: depends on CPL and systemAccess (see needBit). */
   readBit = TLB_READ_SUPER;
   writeBit = TLB_WRITE_SUPER;
@@ -103,10 +111,17 @@ export class Mmu {
     const keepGlobal = !all && (this.cpu.cr4 & CR4_PGE) !== 0 && this.paging;
     const tag = this.tag;
     const bits = this.bits;
-    for (let i = 0; i < TLB_SIZE; i++) {
-      if (keepGlobal && bits[i] & TLB_GLOBAL) continue;
-      tag[i] = -1;
+    const filled = this.filled;
+    let kept = 0;
+    for (let k = 0; k < this.filledCount; k++) {
+      const i = filled[k];
+      if (keepGlobal && tag[i] !== -1 && (bits[i] & TLB_GLOBAL) !== 0) filled[kept++] = i;
+      else {
+        tag[i] = -1;
+        this.listed[i] = 0;
+      }
     }
+    this.filledCount = kept;
     this.cpu.forgetCodePage();
   }
 
@@ -150,7 +165,9 @@ export class Mmu {
     const tag = this.tag;
     const phys = this.phys;
     const bits = this.bits;
-    for (let i = 0; i < TLB_SIZE; i++) {
+    // Every slot in use is in the filled list.
+    for (let k = 0; k < this.filledCount; k++) {
+      const i = this.filled[k];
       if (tag[i] !== -1 && phys[i] === base && bits[i] & TLB_WRITE_BITS) bits[i] = codeBits(bits[i]);
     }
   }
@@ -188,6 +205,10 @@ export class Mmu {
     const page = linear >>> 12;
     const i = page & TLB_MASK;
     this.tag[i] = page;
+    if (this.listed[i] === 0) {
+      this.listed[i] = 1;
+      this.filled[this.filledCount++] = i;
+    }
     this.phys[i] = physPage | 0;
     // Only plain RAM gets fast-path rights; MMIO and holes keep bits = 0 (always slow). A page holding
     // compiled code gets no fast write rights (see protectCodePage).
