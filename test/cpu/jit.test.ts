@@ -286,6 +286,43 @@ describe('JIT against the interpreter: atomics, bit tests, double shifts, string
   });
 });
 
+describe('JIT against the interpreter: CLI', () => {
+  const IF = 0x200;
+  const IOPL3 = 0x3000;
+  test('clears IF in compiled code and the block goes on', () => {
+    // cli; mov eax, 1
+    const m = both([0xfa, 0xb8, 1, 0, 0, 0], {}, (m) => m.cpu.setFlags(IF, IF));
+    expect(m.cpu.getFlags() & IF).toBe(0);
+    expect(m.cpu.reg32[EAX]).toBe(1);
+  });
+  test('raises #GP(0) above IOPL, and runs at CPL 3 with IOPL 3', () => {
+    const runs = (['off', 'on'] as const).map((jit) => {
+      const m = machine('flat32', Uint8Array.from([0x90, 0xfa, 0xb8, 1, 0, 0, 0, 0xeb, 0x00, 0xf4]), 1, jit);
+      m.cpu.reg32[EAX] = 0;
+      m.cpu.setFlags(IF, IF | IOPL3);
+      m.cpu.cpl = 3;
+      const ended = execute(m, 1000, false);
+      return { m, ended };
+    });
+    expect(runs[1].ended).toBe(runs[0].ended);
+    const faulted = runs[1].m;
+    expect(faulted.cpu.jit.stats.translated).toBeGreaterThan(0);
+    // This machine has no TSS for the ring change to the handler, so the #GP ends in a shutdown; what counts
+    // is that both runs stop at the CLI itself, with IF still set and the MOV after it not run.
+    expect(runs[1].ended).toMatch(/^shutdown\n/);
+    expect(faulted.cpu.eip).toBe(faulted.cpu.instrStart);
+    expect(faulted.memory.read8(faulted.cpu.eip)).toBe(0xfa);
+    expect(faulted.cpu.getFlags() & IF).toBe(IF);
+    expect(faulted.cpu.reg32[EAX]).toBe(0);
+    const allowed = both([0xfa, 0xb8, 1, 0, 0, 0], {}, (m) => {
+      m.cpu.setFlags(IF | IOPL3, IF | IOPL3);
+      m.cpu.cpl = 3;
+    });
+    expect(allowed.cpu.getFlags() & IF).toBe(0);
+    expect(allowed.cpu.reg32[EAX]).toBe(1);
+  });
+});
+
 describe('JIT against the interpreter: memory accesses written out in place', () => {
   // FS is a 16-bit data segment at 0x20000 with limit 0xFFFF (see jit-fuzz.ts): the last byte an access
   // may touch is offset 0xFFFF; one byte further is #GP(0).

@@ -25,7 +25,7 @@
  *    the block was compiled from (self-modifying code; see Jit.invalidatePage).
  */
 import { DS, ES } from '../constants.ts';
-import { FLAG_IOPL, FLAG_RF, FLAG_VM } from '../flags.ts';
+import { FLAG_IF, FLAG_IOPL, FLAG_RF, FLAG_VM } from '../flags.ts';
 import { TLB_MASK } from '../mmu.ts';
 import { CR4_TSD } from '../ops/system.ts';
 import { decode, type Insn } from './decoder.ts';
@@ -912,6 +912,15 @@ function translate(b: Builder, insn: Insn): Emitted {
       return code(b.setFlag(CF, '0'));
     case 0xf9:
       return code(b.setFlag(CF, '1'));
+    case 0xfa:
+      // CLI (ops/misc.ts): #GP(0) when CPL > IOPL in protected mode, or in V86 mode below IOPL 3. Compiled, the
+      // region goes on: with IF clear no interrupt can be due before it ends (STI, which opens a window after
+      // the next instruction, stays with the interpreter).
+      b.touchFlags();
+      b.flWritten = true;
+      return code(
+        `if (((c.cr0 & 1) !== 0 && c.cpl > (fl & ${FLAG_IOPL}) >> 12) || ((fl & ${FLAG_VM}) !== 0 && (fl & ${FLAG_IOPL}) !== ${FLAG_IOPL})) gp(); fl &= ${~FLAG_IF};`,
+      );
     case 0xfc:
       b.touchFlags();
       b.flWritten = true;

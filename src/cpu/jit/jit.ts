@@ -43,8 +43,9 @@ const DEFAULT_THRESHOLD = 5000;
 
 /**
  * A compiled region: runs blocks from CS:EIP for at most `budget` instructions. Returns 0 when it ran only
- * code that cannot change anything the dispatcher checks between blocks (interrupt state, TF, modes), 1 when
- * it ended with an instruction the interpreter ran, or on self-modifying code.
+ * code that cannot change anything the dispatcher checks between blocks (the interrupt shadow, TF, modes; a
+ * CLI may clear IF, which the dispatcher reads afresh before every region), 1 when it ended with an
+ * instruction the interpreter ran, or on self-modifying code.
  */
 type RegionFunction = (budget: number) => number;
 type RegionFactory = (c: Cpu, R: Int32Array, J: Jit, rt: JitRuntime) => RegionFunction;
