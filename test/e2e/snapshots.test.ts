@@ -211,8 +211,11 @@ describe.skipIf(skip)('snapshots and storage in Chromium', () => {
       expect(await page.textContent('.snap-tree [role=treeitem].current .snap-name')).toBe('before');
       await page.click('.snap-tree [role=treeitem]:has(.snap-name:text-is("after"))');
       expect(await page.textContent('.snap-details')).toContain('edited with the keyboard');
-      expect(await row('monitor').locator('td.col-store').textContent()).toMatch(/KiB|MiB/);
-      expect(await page.textContent('.card-storage')).toMatch(/1 VM and 2 snapshots kept across reloads/);
+      // The list and the summary cards render on the next animation frame (app.ts render()).
+      await expect.poll(() => row('monitor').locator('td.col-store').textContent()).toMatch(/KiB|MiB/);
+      await expect
+        .poll(() => page.textContent('.card-storage'))
+        .toMatch(/1 VM and 2 snapshots kept across reloads/);
       await revertTo('after');
       await waitState('monitor', 'running');
       await command('monitor', `disk read ${LBA}`, 'second-text');
