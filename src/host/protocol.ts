@@ -162,13 +162,13 @@ export type VmToHost =
 /** The commands a user can give a VM (the toolbar's power actions). */
 export type PowerAction = 'power-on' | 'pause' | 'resume' | 'reset' | 'power-off' | 'ctrl-alt-del';
 
-/** Human names of the states, as the VM list shows them. */
 /**
  * The kernel command line a Linux guest gets unless its catalog entry says otherwise (README, "Linux": why
  * these two and nothing more).
  */
 export const DEFAULT_LINUX_CMDLINE = 'console=ttyS0 tsc=reliable';
 
+/** Human names of the states, as the VM list shows them. */
 export const STATE_LABELS: Record<VmState, string> = {
   off: 'Powered off',
   starting: 'Starting',

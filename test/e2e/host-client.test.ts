@@ -283,7 +283,7 @@ describe.skipIf(skip)('host client in Chromium', () => {
       await row('hello').locator('input[type=checkbox]').check();
       await row('bench').locator('input[type=checkbox]').check();
       // The toolbar re-renders on the next animation frame, which a busy machine can delay.
-      await page.waitForFunction(() => document.querySelector('.target-label')?.textContent === '2 selected');
+      await expect.poll(() => page.textContent('.target-label')).toBe('2 selected');
       await page.click('.toolbar [data-action=power-off]');
       await page.waitForFunction(() =>
         window
