@@ -27,14 +27,9 @@ function runToHalt(m: Machine, limit: number, slice = 10_007): void {
   expect(m.cpu.halted).toBe(true);
 }
 
-/** Where callOtherPage keeps the callee's address. */
-const CALLEE_POINTER = CODE + 0xff8;
-
 /**
  * mov ecx, N; xor ebx, ebx
- * l: call [CALLEE_POINTER]     ; to CODE+0x1000, another page: an indirect call is not followed into the
- *                              ; callee at compile time (a direct one would be, see jit-pages.test.ts), so
- *                              ; the loop's region ends and the callee's is entered (chained)
+ * l: call CODE+0x1000          ; another page: the loop's region ends, the callee's is entered (chained)
  *    add ebx, eax
  *    mov [CODE+0x1001], ecx    ; rewrites the callee's imm32 from compiled code (every `every`-th pass)
  *    dec ecx; jnz l; hlt
@@ -43,13 +38,11 @@ const CALLEE_POINTER = CODE + 0xff8;
 function callOtherPage(iterations: number, patch: boolean): number[] {
   const code = [
     0xb9, ...le32(iterations), 0x31, 0xdb,
-    0xff, 0x15, ...le32(CALLEE_POINTER),
+    0xe8, ...le32(0x1000 - 12),
     0x01, 0xc3,
     ...(patch ? [0x89, 0x0d, ...le32(CODE + 0x1001)] : [0x90, 0x90, 0x90, 0x90, 0x90, 0x90]),
-    0x49, 0x75, 0xef, 0xf4,
+    0x49, 0x75, 0xf0, 0xf4,
   ]; // prettier-ignore
-  while (code.length < CALLEE_POINTER - CODE) code.push(0x90);
-  code.push(...le32(CODE + 0x1000));
   while (code.length < 0x1000) code.push(0x90);
   code.push(0xb8, ...le32(0x1234), 0xc3);
   return code;

@@ -34,7 +34,7 @@ export const STACK_TOP = 0x3f000;
 export const HANDLERS = 0x500;
 const GDT = 0x1000;
 const IDT = 0x2000;
-export const PAGE_DIR = 0x40000;
+const PAGE_DIR = 0x40000;
 export const PAGE_TABLE = 0x41000;
 
 /** Opcodes the generator favours: what the compiler translates, plus a few it leaves to the interpreter. */

@@ -1369,11 +1369,6 @@ export interface RegionBlock {
   length: number;
   /** Its size in bytes. */
   bytes: number;
-  /**
-   * On another linear page than the entry: it checks that page's translation itself, and is reached only
-   * from the region's other blocks (the dispatcher must not enter the region there, see Jit.compile).
-   */
-  foreign: boolean;
 }
 
 /** What the compiler produced for a region. */
@@ -1399,25 +1394,13 @@ export const MAX_REGION_BLOCKS = 8;
 export const MAX_REGION_INSTRUCTIONS = 100;
 
 /**
- * How far (in EIP) from the entry a block on another page may lie: the fault path encodes an instruction's
- * EIP relative to the entry in a 32-bit integer (see position()).
- */
-const FOREIGN_REACH = 0x1000000;
-
-/**
  * Compiles the region entered at physical address `phys`, EIP `eip`, in mode `mode`: the block there and the
- * blocks its direct branches (and returns from its calls) reach, each a `case` of a switch on EIP inside one
- * loop, so control moving between them never leaves the function. With MODE_SINGLE, one instruction (for
- * Cpu.stepUnchecked in 'on' mode). Returns null when not even the first instruction can be translated (the
- * caller leaves that address to the interpreter). With `inlineMemory`, memory accesses are written out in
- * place (Builder.read): mode 'on' asks for that always, mode 'auto' when it recompiles a hot loop
- * (Jit.upgrade).
- *
- * Blocks on the entry's linear page need no check: the dispatcher found the entry through the current
- * translation, and nothing a region runs changes translations. In 32-bit code, a direct branch to another
- * page is followed too when `codeAt` gives the physical address of its target now (the TLB holds the page,
- * readable at the current privilege): such a block starts by checking that the TLB still maps its linear
- * page there (when not, the region returns and the dispatcher goes on from that EIP).
+ * blocks its direct branches (and returns from its calls) reach in the same page, each a `case` of a switch
+ * on EIP inside one loop, so control moving between them never leaves the function. With MODE_SINGLE, one
+ * instruction (for Cpu.stepUnchecked in 'on' mode). Returns null when not even the first instruction can be
+ * translated (the caller leaves that address to the interpreter). With `inlineMemory`, memory accesses are
+ * written out in place (Builder.read): mode 'on' asks for that always, mode 'auto' when it recompiles a hot
+ * loop (Jit.upgrade).
  */
 export function generateRegion(
   ram: Uint8Array,
@@ -1425,7 +1408,6 @@ export function generateRegion(
   eip: number,
   mode: number,
   inlineMemory = false,
-  codeAt: ((eip: number) => number) | null = null,
 ): RegionCode | null {
   const code32 = mode & MODE_CODE32;
   const single = (mode & MODE_SINGLE) !== 0;
@@ -1448,25 +1430,17 @@ export function generateRegion(
     const start = queue.shift() as number;
     if (seen.has(start)) continue;
     seen.add(start);
-    // On the entry's linear page: the same translation, so the same physical page.
+    // The same linear page as the entry (so the same translation and the same physical page).
     const offset = (phys & 0xfff) + (start - eip);
-    let at = pageBase + offset;
-    let guard: string | null = null;
-    if (offset < 0 || offset > 0xfff) {
-      if (codeAt === null || single || code32 === 0 || Math.abs(start - eip) >= FOREIGN_REACH) continue;
-      at = codeAt(start);
-      if (at < 0 || at + 0x1000 - (at & 0xfff) > ram.length) continue;
-      guard = `ml = (SB[1] + ${hex(start)}) | 0, mi = (ml >>> 12) & ${TLB_MASK}, TT[mi] === ml >>> 12 && (TB[mi] & mmu.readBit) !== 0 && TP[mi] === ${hex(at & ~0xfff)}`;
-    }
-    const block = translateBlock(b, ram, at, start, eip, single ? 1 : MAX_INSTRUCTIONS, guard);
+    if (offset < 0 || offset > 0xfff) continue;
+    const block = translateBlock(b, ram, pageBase + offset, start, eip, single ? 1 : MAX_INSTRUCTIONS);
     if (block === null) {
       if (blocks.length === 0) return null;
       continue;
     }
     blocks.push({
       eip: start,
-      phys: at,
-      foreign: guard !== null,
+      phys: pageBase + offset,
       length: block.length,
       bytes: (block.lastByte - start + 1) | 0,
     });
@@ -1498,7 +1472,6 @@ function translateBlock(
   eip: number,
   entry: number,
   maxLength: number,
-  guard: string | null,
 ): { length: number; translated: number; lastByte: number; successors: number[] } | null {
   const pageEnd = (phys & ~0xfff) + 0x1000;
   const code32 = b.code32;
@@ -1565,8 +1538,6 @@ function translateBlock(
     successors = [at];
   }
   b.emit(`case ${hex(eip)}: {`);
-  // A block on another page than the entry's: only while that page is still mapped where it was compiled.
-  if (guard !== null) b.emit(`if (!(${guard})) break loop;`);
   b.emit(`if (done + ${count} > budget) break loop;`);
   for (const line of lines) b.emit(line);
   b.emit(`done += ${count};`);

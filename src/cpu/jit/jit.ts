@@ -8,9 +8,7 @@
  * through a mapping that changed. A page that holds compiled blocks is a "code page": the MMU gives it no
  * fast-path write rights, so every write to it, through any linear alias, and every DMA or loader write
  * through PhysicalMemory, calls invalidatePage(), which drops the page's blocks. When the block running now
- * is dropped (it wrote its own page), it stops after the writing instruction. A region may hold blocks of
- * other pages, reached by direct branches (each checks its page's translation as control enters it): it is
- * listed in each of those pages, and the dispatcher enters it only at blocks of its entry's page.
+ * is dropped (it wrote its own page), it stops after the writing instruction.
  *
  * Tiering: a block start is interpreted its first `threshold` times, then compiled. Interrupts and the
  * instruction budget are checked between blocks only; a block never crosses an instruction that could
@@ -75,29 +73,14 @@ class Region {
   upgradable = false;
   /** The entry it was compiled from, and every entry running it. */
   readonly entries: Entry[] = [];
-  /**
-   * Entries in the lists of the other pages its blocks lie on (in no hash chain, never run), so that a write
-   * to those pages finds and drops the region.
-   */
-  readonly anchors: Entry[] = [];
   constructor(
     public fn: RegionFunction,
-    /** Physical [start, end) pairs, one per block (blocks may lie on several pages). */
+    /** Physical [start, end) pairs, one per block. */
     readonly ranges: readonly number[],
-    /** The bytes of the ranges, one after another, as compiled. */
+    /** The bytes from the lowest to the highest of the ranges, as compiled. */
+    readonly low: number,
     readonly bytes: Uint8Array,
   ) {}
-
-  /** Whether RAM still holds the bytes it was compiled from; else the address of the first that differs. */
-  changedByte(ram: Uint8Array): number {
-    const r = this.ranges;
-    const bytes = this.bytes;
-    let k = 0;
-    for (let i = 0; i < r.length; i += 2) {
-      for (let a = r[i]; a < r[i + 1]; a++, k++) if (ram[a] !== bytes[k]) return a;
-    }
-    return -1;
-  }
 
   overlaps(address: number, length: number): boolean {
     const r = this.ranges;
@@ -289,29 +272,14 @@ export class Jit {
     let e = this.pageEntries[page];
     this.pageEntries[page] = null;
     while (e !== null) {
-      if (e.region !== null && e.region.valid) this.dropRegion(e.region);
+      if (e.region) e.region.valid = false;
       this.unlink(e);
       this.entryCount--;
       e.inPage = false;
       e = e.pageNext;
     }
     this.stats.invalidatedPages++;
-    if (page === this.currentPage || (this.currentRegion !== null && !this.currentRegion.valid)) this.smc = 1;
-  }
-
-  /**
-   * Marks `region` invalid and detaches the entries running it. Those on the page being invalidated leave
-   * with it; the others (a region may hold blocks of several pages) become not-yet-compiled entries, which
-   * their own page's next clean-up drops.
-   */
-  private dropRegion(region: Region): void {
-    region.valid = false;
-    for (const e of region.entries) {
-      if (e.region === region) {
-        e.fn = null;
-        e.region = null;
-      }
-    }
+    if (page === this.currentPage) this.smc = 1;
   }
 
   /**
@@ -330,7 +298,7 @@ export class Jit {
       const region = e.region;
       if (region !== null) {
         if (region.valid && region.overlaps(address, length)) {
-          this.dropRegion(region);
+          region.valid = false;
           hit = true;
         }
       } else if (address < e.phys + INSTRUCTION_MAX && e.phys < address + length) {
@@ -356,8 +324,8 @@ export class Jit {
       } else {
         e.pageNext = keep;
         keep = e;
-        if (region !== null) markBytes(bits, page, region.ranges);
-        else markBytes(bits, page, [e.phys, e.phys + INSTRUCTION_MAX]);
+        if (region !== null) markBytes(bits, region.ranges);
+        else markBytes(bits, [e.phys, e.phys + INSTRUCTION_MAX]);
       }
       e = next;
     }
@@ -488,18 +456,6 @@ export class Jit {
   }
 
   /**
-   * For the compiler: the physical address of the code at CS:`eip` through the TLB as it is now (no walk, no
-   * fault), -1 when the TLB does not hold the page readable or it is not RAM.
-   */
-  private readonly codeAt = (eip: number): number => {
-    const c = this.cpu;
-    const linear = (c.segBase[CS] + eip) | 0;
-    const page = c.mmu.probeRead(linear);
-    if (page < 0 || page + 0x1000 > c.ram.length) return -1;
-    return page | (linear & 0xfff);
-  };
-
-  /**
    * The physical address code at `linear` is fetched from, through the CPU's cached code page or else a TLB
    * entry that allows the fetch (which becomes the cached page); -1 when neither does (no walk, no fault: the
    * interpreter then fetches and faults or fills as it should).
@@ -561,44 +517,30 @@ export class Jit {
     const started = performance.now();
     // Mode 'on' (the test suite's) writes every memory access out in place at once, so the forced-on runs
     // test that form; 'auto' upgrades hot loops to it (see UPGRADE_CALLS).
-    const code = generateRegion(
-      c.ram,
-      entry.phys,
-      entry.eip,
-      entry.mode,
-      this.modeSetting === 'on',
-      this.codeAt,
-    );
+    const code = generateRegion(c.ram, entry.phys, entry.eip, entry.mode, this.modeSetting === 'on');
     entry.epoch = this.epoch;
     if (code === null) {
       // Kept in the page's list too, so that new code written there gets its chance.
       entry.interpretOnly = true;
       if (!entry.inPage) this.addToPage(entry);
-      markBytes(this.bytesOf(entry.phys >>> 12), entry.phys >>> 12, [
-        entry.phys,
-        entry.phys + INSTRUCTION_MAX,
-      ]);
+      markBytes(this.bytesOf(entry.phys >>> 12), [entry.phys, entry.phys + INSTRUCTION_MAX]);
       return false;
     }
     const fn = this.instantiate(code.source);
     if (fn === null) return false;
-    const ranges: number[] = [];
-    let size = 0;
+    // The bytes from the first to the last byte of its blocks (all in the entry's page).
+    let low = entry.phys;
+    let high = entry.phys;
     for (const block of code.blocks) {
-      ranges.push(block.phys, block.phys + block.bytes);
-      size += block.bytes;
+      low = Math.min(low, block.phys);
+      high = Math.max(high, block.phys + block.bytes);
     }
-    const bytes = new Uint8Array(size);
-    for (let i = 0, k = 0; i < ranges.length; k += ranges[i + 1] - ranges[i], i += 2) {
-      bytes.set(c.ram.subarray(ranges[i], ranges[i + 1]), k);
-    }
-    const region = new Region(fn, ranges, bytes);
+    const ranges: number[] = [];
+    for (const block of code.blocks) ranges.push(block.phys, block.phys + block.bytes);
+    const region = new Region(fn, ranges, low, c.ram.slice(low, high));
     region.epoch = this.epoch;
     region.upgradable = code.loops && this.modeSetting !== 'on';
     for (const block of code.blocks) {
-      // Blocks of other pages check their page's translation when the region's own blocks branch to them;
-      // entered from the dispatcher, nothing would check the entry page's.
-      if (block.foreign) continue;
       const e = block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
       if (e.fn !== null && e !== entry) continue; // already compiled elsewhere: leave it
       region.entries.push(e);
@@ -610,19 +552,7 @@ export class Jit {
       e.epoch = this.epoch;
       if (!e.inPage) this.addToPage(e);
     }
-    // Every page with blocks of the region: its byte map, and an entry in its list that names the region, so
-    // that a write there drops it.
-    markBytes(this.bytesOf(entry.phys >>> 12), entry.phys >>> 12, ranges);
-    for (const block of code.blocks) {
-      const page = block.phys >>> 12;
-      if (page === entry.phys >>> 12 || region.anchors.some((a) => a.phys >>> 12 === page)) continue;
-      markBytes(this.bytesOf(page), page, ranges);
-      const anchor = new Entry(block.phys, block.eip, entry.mode);
-      anchor.region = region;
-      anchor.epoch = this.epoch;
-      region.anchors.push(anchor);
-      this.addToPage(anchor);
-    }
+    markBytes(this.bytesOf(entry.phys >>> 12), ranges);
     this.stats.regions++;
     this.stats.blocks += code.blocks.length;
     this.stats.translated += code.translated;
@@ -665,9 +595,10 @@ export class Jit {
     const c = this.cpu;
     const first = region.entries[0];
     if (!region.valid || region.epoch !== this.epoch || first.region !== region) return;
-    if (region.changedByte(c.ram) >= 0) return;
+    const bytes = region.bytes;
+    for (let i = 0; i < bytes.length; i++) if (c.ram[region.low + i] !== bytes[i]) return;
     const started = performance.now();
-    const code = generateRegion(c.ram, first.phys, first.eip, first.mode, true, this.codeAt);
+    const code = generateRegion(c.ram, first.phys, first.eip, first.mode, true);
     // The same blocks, or nothing: a block reached through bytes outside the copy (rewritten since) would be
     // code the page's byte map does not protect.
     const ranges = region.ranges;
@@ -747,17 +678,24 @@ export class Jit {
     }
     if (region.epoch === this.epoch) return region.valid;
     region.epoch = this.epoch;
-    const changed = region.changedByte(this.cpu.ram);
-    if (changed < 0) return true;
-    this.invalidatePage(changed >>> 12);
-    return false;
+    const ram = this.cpu.ram;
+    const bytes = region.bytes;
+    const r = region.ranges;
+    for (let i = 0; i < r.length; i += 2) {
+      for (let a = r[i]; a < r[i + 1]; a++) {
+        if (ram[a] !== bytes[a - region.low]) {
+          this.invalidatePage(a >>> 12);
+          return false;
+        }
+      }
+    }
+    return true;
   }
 }
 
-/** Sets the bits of page `page`'s byte map for the physical [start, end) pairs that begin on it (clipped to it). */
-function markBytes(bits: Uint32Array, page: number, ranges: readonly number[]): void {
+/** Sets the bits of a page's byte map for physical [start, end) pairs (clipped to the page). */
+function markBytes(bits: Uint32Array, ranges: readonly number[]): void {
   for (let i = 0; i < ranges.length; i += 2) {
-    if (ranges[i] >>> 12 !== page) continue;
     const first = ranges[i] & 0xfff;
     const last = Math.min(ranges[i + 1] - 1, ranges[i] | 0xfff) & 0xfff;
     for (let a = first; a <= last; a++) bits[a >> 5] |= 1 << (a & 31);
