@@ -100,6 +100,11 @@ describe.skipIf(skip)('host client in Chromium', () => {
     async () => {
       expect(await page.textContent('.brand-name')).toBe('visor86');
       expect(await page.textContent('.vm-table tbody')).toContain('No virtual machines yet');
+      // The empty consoles panel: its big screen icon, and a New VM button whose plus is button-sized.
+      const screenIcon = await page.locator('.grid-empty > .icon').boundingBox();
+      const plus = await page.locator('.grid-empty button .icon').boundingBox();
+      expect(screenIcon?.height).toBeGreaterThan(30);
+      expect(plus?.height).toBeLessThan(20);
       const ids = await page.evaluate(() => window.visor86!.catalogIds());
       expect(ids).toEqual(expect.arrayContaining([...GUESTS]));
       await openCreate();
