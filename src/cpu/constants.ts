@@ -64,3 +64,13 @@ export const SEGF_UNUSABLE = 8;
 export const INT_SOFTWARE = 0; // INT n, INT3, INTO
 export const INT_HARDWARE = 1; // INTR from the PIC, NMI
 export const INT_EXCEPTION = 2; // a fault or trap raised by the CPU
+
+/** ALU operation numbers: the opcode's bits 5-3, and the reg field of group 1 (80-83). */
+export const ALU_ADD = 0;
+export const ALU_OR = 1;
+export const ALU_ADC = 2;
+export const ALU_SBB = 3;
+export const ALU_AND = 4;
+export const ALU_SUB = 5;
+export const ALU_XOR = 6;
+export const ALU_CMP = 7;

@@ -24,6 +24,8 @@ import * as pm from './protected.ts';
 import { checkDataBreakpoints, instructionBreakpoints } from './debug.ts';
 import { Fpu } from './fpu.ts';
 import { Jit } from './jit/jit.ts';
+import { DecodedCache, executeDecoded } from './decoded.ts';
+import { F_LENGTH, K_GENERIC, RECORD_SHIFT } from './decoded-format.ts';
 import type { JitMode } from './jit/mode.ts';
 
 export * from './constants.ts';
@@ -128,6 +130,7 @@ export class Cpu {
   forgetCodePage(): void {
     this.fetchPage = 1;
     this.fetchSpan = 0;
+    this.decodedLinear = 1;
   }
   /**
    * The linear page (low 12 bits clear) instruction fetch reads straight from RAM, and its offset in RAM.
@@ -141,6 +144,16 @@ export class Cpu {
    */
   fetchSpan = 0;
   fetchIndex = 0;
+  /**
+   * The linear page (low 12 bits clear) whose decoded-instruction slot map stepDecoded uses, that map, and
+   * the page's physical address. Set only while CS is 32-bit and flat; any other value = none. Reset with
+   * the cached code page, by every CS load, by a flush of the cache and at the start of run().
+   */
+  decodedLinear = 1;
+  decodedMap: Int32Array;
+  decodedPhys = 0;
+  /** The decoded-instruction cache's records (DecodedCache.records). */
+  readonly decodedRecords: Int32Array;
   readonly ram: Uint8Array;
   /** Model-specific registers the CPU implements (see system ops). */
   sysenterCs = 0;
@@ -203,6 +216,8 @@ export class Cpu {
   readonly table: readonly OpHandler[] = OPCODE_TABLE;
   /** The second execution tier: hot blocks compiled to JavaScript (see jit/jit.ts). */
   readonly jit: Jit;
+  /** The interpreter's decoded-instruction cache (see decoded.ts). */
+  readonly decoded: DecodedCache;
   /** Set by the JIT in mode 'on': stepUnchecked runs one-instruction compiled blocks. */
   jitStepping = false;
 
@@ -226,6 +241,9 @@ export class Cpu {
     memory.onLayoutChange(() => this.mmu.flush(true));
     this.fpu = new Fpu(this);
     this.jit = new Jit(this);
+    this.decoded = new DecodedCache(this);
+    this.decodedRecords = this.decoded.records;
+    this.decodedMap = this.decoded.records;
     this.reset();
   }
 
@@ -361,8 +379,10 @@ export class Cpu {
       this.segFlags[seg] = 0;
       this.segBig[seg] = 0;
     }
-    if (seg === CS) this.codeSize32 = this.segBig[CS];
-    else if (seg === SS) this.stackSize32 = this.segBig[SS];
+    if (seg === CS) {
+      this.codeSize32 = this.segBig[CS];
+      this.decodedLinear = 1;
+    } else if (seg === SS) this.stackSize32 = this.segBig[SS];
   }
 
   /** Puts a segment register in its power-on state: 64 KiB, present, read/write (code: execute/read). */
@@ -852,6 +872,104 @@ export class Cpu {
     else if (trap) this.singleStepTrap();
   }
 
+  /**
+   * stepUnchecked through the decoded-instruction cache: in flat 32-bit code without TF or debug
+   * breakpoints, an instruction whose record has a form of its own runs from the record; any other goes
+   * through stepUnchecked (and, when it reached a device that wrote RAM directly, drops the cache).
+   */
+  stepDecoded(): void {
+    const eip = this.eip;
+    const linear = (this.segBase[CS] + eip) | 0;
+    if (
+      ((linear & ~0xfff) === this.decodedLinear || this.enterDecodedPage(linear)) &&
+      (this.flags & FLAG_TF) === 0 &&
+      this.debugArmed === false
+    ) {
+      let index = this.decodedMap[linear & 0xfff];
+      if (index === 0)
+        index = this.decoded.decodeAt(this.decodedMap, this.decodedPhys | (linear & 0xfff), eip);
+      const records = this.decodedRecords;
+      const p = index << RECORD_SHIFT;
+      if (records[p] !== K_GENERIC) {
+        this.instrStart = eip;
+        this.eip = (eip + records[p + F_LENGTH]) | 0;
+        executeDecoded(this, records, p);
+        this.instructionCount++;
+        if (this.interruptShadow) this.interruptShadow--;
+        return;
+      }
+    }
+    this.stepUnchecked();
+    if (this.memory.writeGeneration !== this.decoded.generation) this.decoded.flush();
+  }
+
+  /**
+   * Runs instructions until `end` is reached or one has run that is not of a form of its own (which it runs
+   * through stepUnchecked; I/O, mode changes and the like are all among those). The forms cannot change
+   * what the run loop checks between instructions (IF, TF, the interrupt shadow, NMI, the halt state), so
+   * running them back to back takes interrupts at the same instruction boundaries as one at a time would,
+   * provided no interrupt check is due before the next instruction (the caller polled, and found nothing
+   * or could not take anything). Faults escape as CPU_FAULT with instructionCount exact.
+   */
+  runDecoded(end: number): void {
+    if (
+      (this.flags & FLAG_TF) !== 0 ||
+      this.debugArmed === true ||
+      this.interruptShadow !== 0 ||
+      this.nmiPending === true ||
+      ((this.flags & FLAG_IF) !== 0 && this.interruptPoll !== 0 && this.interruptController !== null)
+    ) {
+      this.stepDecoded();
+      return;
+    }
+    const records = this.decodedRecords;
+    let eip = this.eip;
+    for (;;) {
+      const linear = (this.segBase[CS] + eip) | 0;
+      if ((linear & ~0xfff) !== this.decodedLinear && !this.enterDecodedPage(linear)) break;
+      let index = this.decodedMap[linear & 0xfff];
+      if (index === 0)
+        index = this.decoded.decodeAt(this.decodedMap, this.decodedPhys | (linear & 0xfff), eip);
+      const p = index << RECORD_SHIFT;
+      if (records[p] === K_GENERIC) break;
+      this.instrStart = eip;
+      this.eip = (eip + records[p + F_LENGTH]) | 0;
+      executeDecoded(this, records, p);
+      eip = this.eip;
+      if (++this.instructionCount >= end || this.stopRequested === true) return;
+    }
+    this.stepUnchecked();
+    if (this.memory.writeGeneration !== this.decoded.generation) this.decoded.flush();
+  }
+
+  /**
+   * Makes the code page holding `linear` the one stepDecoded looks up records in, when the cache may be
+   * used there: the page is the cached code page (its translation known, fetch allowed), the code segment
+   * is 32-bit and flat, and the JIT is not stepping. Returns whether it could.
+   */
+  private enterDecodedPage(linear: number): boolean {
+    if ((linear & ~0xfff) !== this.fetchPage) {
+      // A TLB entry that allows the read (no walk, no fault: the interpreter does those) becomes the cached
+      // code page, as the JIT's dispatcher does.
+      const page = this.mmu.probeRead(linear);
+      if (page < 0 || page + 0x1000 > this.ram.length) return false;
+      this.fetchPage = linear & ~0xfff;
+      this.fetchPhys = page;
+    }
+    if (
+      this.codeSize32 !== 1 ||
+      this.segLimit[CS] !== 0xffffffff ||
+      this.jitStepping === true ||
+      this.decoded.enabled === false
+    ) {
+      return false;
+    }
+    this.decodedMap = this.decoded.mapFor(this.fetchPhys);
+    this.decodedPhys = this.fetchPhys;
+    this.decodedLinear = linear & ~0xfff;
+    return true;
+  }
+
   /** Execute breakpoints: a fault before the instruction, unless EFLAGS.RF suppresses it. */
   private beforeInstructionDebug(): void {
     this.debugHits = 0;
@@ -920,6 +1038,9 @@ export class Cpu {
   run(limit: number): number {
     const start = this.instructionCount;
     const end = start + limit;
+    if (this.memory.writeGeneration !== this.decoded.generation) this.decoded.flush();
+    // The board or a test may have changed CS, the modes or the cache's switch since the last run.
+    this.decodedLinear = 1;
     while (this.instructionCount < end && this.stopRequested === false) {
       if (this.halted === true) {
         if (!this.serviceInterrupts()) break;
@@ -940,7 +1061,7 @@ export class Cpu {
               // An interrupt delivered through a trap gate leaves IF set: look again after it.
               this.interruptPoll = this.serviceInterrupts() ? 1 : 0;
             }
-            this.stepUnchecked();
+            this.runDecoded(end);
           }
         }
       } catch (e) {

@@ -16,6 +16,10 @@ const PAGE_RAM = 0;
 const PAGE_UNMAPPED = 1;
 const PAGE_HANDLER_BASE = 2;
 
+/** PhysicalMemory.codePages bits: the page holds compiled blocks (cpu/jit), decoded instructions (cpu/decoded.ts). */
+export const CODE_PAGE_JIT = 1;
+export const CODE_PAGE_DECODED = 2;
+
 export class PhysicalMemory {
   readonly ram: Uint8Array;
   readonly ramSize: number;
@@ -27,12 +31,13 @@ export class PhysicalMemory {
   private readonly layoutListeners: Array<() => void> = [];
   /**
    * Bumped whenever RAM may have changed behind the CPU's back in a way its caches must notice (DMA writes,
-   * loadState). The CPU's decoded-block cache compares it.
+   * loadState). The CPU's block compiler and decoded-instruction cache compare it.
    */
   writeGeneration = 0;
   /**
-   * Per RAM page: non-zero while a CPU holds code compiled from it (see cpu/jit). A write to such a page,
-   * through any of the accessors below, calls the code-write listeners, which drop the compiled blocks.
+   * Per RAM page: non-zero while a CPU holds code compiled (cpu/jit, bit 0) or decoded (cpu/decoded.ts,
+   * bit 1) from it. A write to such a page, through any of the accessors below, calls the code-write
+   * listeners, which drop the compiled blocks and decoded instructions it overlaps.
    * The MMU never gives such pages fast-path write rights, so every CPU write comes through here.
    */
   readonly codePages: Uint8Array;

@@ -11,44 +11,29 @@
  */
 import type { Cpu } from './cpu.ts';
 import { CR0_PG, CR0_WP, EXC_PF } from './constants.ts';
-
-/** Permission bits of a TLB entry: the access kinds it allows without a walk. */
-const TLB_READ_SUPER = 1;
-const TLB_WRITE_SUPER = 2;
-const TLB_READ_USER = 4;
-const TLB_WRITE_USER = 8;
-const TLB_GLOBAL = 16;
-
-/**
- * Write rights of a page that holds compiled code (see jit/): moved up out of the fast path's reach, so every
- * write to the page takes the slow path, which tells the JIT (through PhysicalMemory) to drop the page's
- * blocks. The slow path uses them to skip the page walk.
- */
-const TLB_CODE_WRITE_SUPER = TLB_WRITE_SUPER << 4;
-const TLB_CODE_WRITE_USER = TLB_WRITE_USER << 4;
-const TLB_WRITE_BITS = TLB_WRITE_SUPER | TLB_WRITE_USER;
-const TLB_CODE_WRITE_BITS = TLB_CODE_WRITE_SUPER | TLB_CODE_WRITE_USER;
-
-const TLB_BITS = 12;
-export const TLB_SIZE = 1 << TLB_BITS;
-export const TLB_MASK = TLB_SIZE - 1;
-
-/** Page-table entry bits. */
-const PTE_P = 1 << 0;
-const PTE_RW = 1 << 1;
-const PTE_US = 1 << 2;
-const PTE_A = 1 << 5;
-const PTE_D = 1 << 6;
-const PDE_PS = 1 << 7;
-const PTE_G = 1 << 8;
-
-/** #PF error code bits. */
-const PF_P = 1;
-const PF_W = 2;
-const PF_U = 4;
-
-const CR4_PSE = 1 << 4;
-const CR4_PGE = 1 << 7;
+import {
+  TLB_READ_SUPER,
+  TLB_WRITE_SUPER,
+  TLB_READ_USER,
+  TLB_WRITE_USER,
+  TLB_GLOBAL,
+  TLB_WRITE_BITS,
+  TLB_CODE_WRITE_BITS,
+  TLB_SIZE,
+  TLB_MASK,
+  PTE_P,
+  PTE_RW,
+  PTE_US,
+  PTE_A,
+  PTE_D,
+  PDE_PS,
+  PTE_G,
+  PF_P,
+  PF_W,
+  PF_U,
+  CR4_PSE,
+  CR4_PGE,
+} from './paging.ts';
 
 /** Permission bits with the fast write rights moved to the code-write positions. */
 function codeBits(bits: number): number {

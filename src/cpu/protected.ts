@@ -237,8 +237,10 @@ export function setSegmentCache(c: Cpu, seg: number, selector: number, d: Descri
     if (d.access & ACC_EXPAND_DOWN) flags |= SEGF_EXPAND_DOWN;
   }
   c.segFlags[seg] = flags;
-  if (seg === CS) c.codeSize32 = d.big;
-  else if (seg === SS) c.stackSize32 = d.big;
+  if (seg === CS) {
+    c.codeSize32 = d.big;
+    c.decodedLinear = 1;
+  } else if (seg === SS) c.stackSize32 = d.big;
 }
 
 /** A null selector in DS/ES/FS/GS: loading it is fine, using it faults (#GP(0)). */
@@ -1014,8 +1016,10 @@ function setFlatSegment(c: Cpu, seg: number, selector: number, code: boolean, dp
   c.segAccess[seg] = (code ? 0x9b : 0x93) | (dpl << 5);
   c.segBig[seg] = 1;
   c.segFlags[seg] = code ? SEGF_NOT_WRITABLE : 0;
-  if (seg === CS) c.codeSize32 = 1;
-  else if (seg === SS) c.stackSize32 = 1;
+  if (seg === CS) {
+    c.codeSize32 = 1;
+    c.decodedLinear = 1;
+  } else if (seg === SS) c.stackSize32 = 1;
 }
 
 export function sysenter(c: Cpu): void {

@@ -7,7 +7,7 @@
 import { Cpu, CPU_SHUTDOWN } from '../../src/cpu/cpu.ts';
 import { CS, DS, ES, FS, GS, SS } from '../../src/cpu/constants.ts';
 import { PhysicalMemory } from '../../src/cpu/memory.ts';
-import { OpenIoBus } from '../../src/cpu/bus.ts';
+import { OpenIoBus, type IoBus } from '../../src/cpu/bus.ts';
 import { loadSegmentForBoot } from '../../src/cpu/protected.ts';
 import { writeCr0 } from '../../src/cpu/ops/system.ts';
 import type { JitMode } from '../../src/cpu/jit/mode.ts';
@@ -165,10 +165,16 @@ export interface Machine {
   memory: PhysicalMemory;
 }
 
-/** A machine with the program loaded, in `mode`, its registers seeded from `seed`. */
-export function machine(mode: FuzzMode, code: Uint8Array, seed: number, jit: JitMode): Machine {
+/** A machine with the program loaded, in `mode`, its registers seeded from `seed`, its ports on `bus`. */
+export function machine(
+  mode: FuzzMode,
+  code: Uint8Array,
+  seed: number,
+  jit: JitMode,
+  bus: IoBus = new OpenIoBus(),
+): Machine {
   const memory = new PhysicalMemory(MEMORY);
-  const cpu = new Cpu(memory, new OpenIoBus());
+  const cpu = new Cpu(memory, bus);
   cpu.jitMode = jit;
   for (let v = 0; v < 256; v++) memory.write8(HANDLERS + v, 0xf4);
   if (mode === 'real') {

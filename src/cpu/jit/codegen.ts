@@ -26,7 +26,7 @@
  */
 import { DS, ES } from '../constants.ts';
 import { FLAG_IF, FLAG_IOPL, FLAG_RF, FLAG_VM } from '../flags.ts';
-import { TLB_MASK } from '../mmu.ts';
+import { TLB_MASK } from '../paging.ts';
 import { CR4_TSD } from '../ops/system.ts';
 import { decode, type Insn } from './decoder.ts';
 

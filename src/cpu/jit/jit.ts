@@ -22,24 +22,19 @@ import { FLAG_IF, FLAG_TF } from '../flags.ts';
 import { generateRegion, MODE_SINGLE, MODE_STACK32 } from './codegen.ts';
 import { canCompileFunctions, jitModeFromEnvironment, type JitMode } from './mode.ts';
 import { createRuntime, type JitRuntime } from './runtime.ts';
-
-const HASH_BITS = 16;
-const HASH_SIZE = 1 << HASH_BITS;
-const HASH_MASK = HASH_SIZE - 1;
-/** Characters of source kept in the factory cache before it is emptied (some 16 MB of strings). */
-const FACTORY_CACHE_CHARS = 8 << 20;
-/** Filled hash slots a flush clears one by one (beyond: the whole table). */
-const USED_SLOTS_MAX = 1024;
-/** Entries (block starts) kept before the whole cache is dropped. */
-const MAX_ENTRIES = 1 << 17;
-/**
- * Executions of a block start before it is compiled (mode 'auto'). A region costs about a millisecond to
- * compile, and V8 runs a new function unoptimised until it is hot in turn: code run a few hundred times is
- * cheaper to interpret. Measured through Linux kernel init (CPU MIPS): 100 → 7.7, 1000 → 13.8, 5000 → 17.1,
- * 20000 → 16.6 (the interpreter alone: 9.7); the decompressor's and the bench guest's loops reach any of
- * them at once (docs/PERFORMANCE.md).
- */
-const DEFAULT_THRESHOLD = 5000;
+import {
+  HASH_BITS,
+  HASH_SIZE,
+  HASH_MASK,
+  FACTORY_CACHE_CHARS,
+  USED_SLOTS_MAX,
+  MAX_ENTRIES,
+  DEFAULT_THRESHOLD,
+  INSTRUCTION_MAX,
+  UPGRADE_CALLS,
+  UPGRADE_MIN_PER_CALL,
+} from './tuning.ts';
+import { CODE_PAGE_JIT } from '../memory.ts';
 
 /**
  * A compiled region: runs blocks from CS:EIP for at most `budget` instructions. Returns 0 when it ran only
@@ -49,18 +44,6 @@ const DEFAULT_THRESHOLD = 5000;
  */
 type RegionFunction = (budget: number) => number;
 type RegionFactory = (c: Cpu, R: Int32Array, J: Jit, rt: JitRuntime) => RegionFunction;
-
-/**
- * Calls after which a region that loops, and whose calls ran UPGRADE_MIN_PER_CALL instructions or more on
- * average, is compiled again with its memory accesses written out in place (generateRegion's inlineMemory).
- * Hot loops run 20-45% faster that way (the kernel's RSA arithmetic at late init: 23 -> 13 s), but every
- * new function runs unoptimised until V8 has optimised it again, and bigger functions take longer: compiled
- * that way from the start, kernel init was 25% slower; upgraded without the per-call test, the bench guest
- * was 15% slower.
- */
-const UPGRADE_CALLS = 20000;
-/** Instructions per call (on average over those calls) a region must run to be upgraded. */
-const UPGRADE_MIN_PER_CALL = 100;
 
 /** A compiled region, where its blocks' bytes are, and a copy of them. */
 class Region {
@@ -88,9 +71,6 @@ class Region {
     return false;
   }
 }
-
-/** Bytes an interpret-only entry watches (the longest instruction). */
-const INSTRUCTION_MAX = 15;
 
 /** A compiled block start (or one where nothing compiles): the region that runs it. */
 export class Entry {
@@ -246,6 +226,7 @@ export class Jit {
     this.usedSlotCount = 0;
     if (used > USED_SLOTS_MAX) this.table.fill(null);
     else for (let i = 0; i < used; i++) this.table[this.usedSlots[i]] = null;
+    const codePages = this.cpu.memory.codePages;
     for (let page = 0; page < this.pageEntries.length; page++) {
       let e = this.pageEntries[page];
       if (e === null) continue;
@@ -258,8 +239,8 @@ export class Jit {
         e.inPage = false;
         e = next;
       }
+      codePages[page] &= ~CODE_PAGE_JIT;
     }
-    this.cpu.memory.codePages.fill(0);
     this.codeBytes.fill(null);
     this.rewrites.fill(0);
     this.entryCount = 0;
@@ -267,7 +248,7 @@ export class Jit {
 
   /** Drops everything compiled from RAM page `page`. */
   invalidatePage(page: number): void {
-    this.cpu.memory.codePages[page] = 0;
+    this.cpu.memory.codePages[page] &= ~CODE_PAGE_JIT;
     this.codeBytes[page] = null;
     let e = this.pageEntries[page];
     this.pageEntries[page] = null;
@@ -331,7 +312,7 @@ export class Jit {
     }
     this.pageEntries[page] = keep;
     if (keep === null) {
-      this.cpu.memory.codePages[page] = 0;
+      this.cpu.memory.codePages[page] &= ~CODE_PAGE_JIT;
       this.codeBytes[page] = null;
     }
   }
@@ -412,7 +393,7 @@ export class Jit {
         previous = null;
         this.stats.interpreted++;
         const from = c.eip;
-        c.stepUnchecked();
+        c.stepDecoded();
         const advance = (c.eip - from) | 0;
         sequential = (sequential || this.lookupCold === true) && advance > 0 && advance <= 15;
         continue;
@@ -651,10 +632,8 @@ export class Jit {
     e.pageNext = this.pageEntries[page];
     this.pageEntries[page] = e;
     this.entryCount++;
-    if (memory.codePages[page] === 0) {
-      memory.codePages[page] = 1;
-      this.cpu.mmu.protectCodePage(page);
-    }
+    if (memory.codePages[page] === 0) this.cpu.mmu.protectCodePage(page);
+    memory.codePages[page] |= CODE_PAGE_JIT;
   }
 
   /**

@@ -21,7 +21,7 @@ import {
 } from '../flags.ts';
 import { divide64, mulHigh32Of } from '../ops/arith.ts';
 import { readTsc } from '../ops/system.ts';
-import { TLB_MASK } from '../mmu.ts';
+import { TLB_MASK } from '../paging.ts';
 
 // ---- Lazy flags over locals: flags.ts's carryFrom/overflowFrom, and its getCF.., testCondition ----
 

@@ -6,7 +6,20 @@
  * EFLAGS as it was and restarts correctly (ADC/SBB re-read CF).
  */
 import type { Cpu } from '../cpu.ts';
-import { EAX, EDX, EXC_DE, EXC_UD } from '../constants.ts';
+import {
+  ALU_ADC,
+  ALU_ADD,
+  ALU_AND,
+  ALU_CMP,
+  ALU_OR,
+  ALU_SBB,
+  ALU_SUB,
+  ALU_XOR,
+  EAX,
+  EDX,
+  EXC_DE,
+  EXC_UD,
+} from '../constants.ts';
 import {
   ARITH_FLAGS,
   FLAG_CF,
@@ -22,15 +35,8 @@ import {
   setResultFlags,
 } from '../flags.ts';
 
-/** ALU operation numbers: the opcode's bits 5-3, and the reg field of group 1 (80-83). */
-export const ALU_ADD = 0;
-export const ALU_OR = 1;
-export const ALU_ADC = 2;
-export const ALU_SBB = 3;
-export const ALU_AND = 4;
-export const ALU_SUB = 5;
-export const ALU_XOR = 6;
-export const ALU_CMP = 7;
+// ALU operation numbers live in constants.ts (an import-free module, so the bundler inlines them).
+export { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP } from '../constants.ts';
 
 /** The result of ALU operation `op` (unmasked, int32). `cf` is the carry-in for ADC/SBB. */
 function aluResult(op: number, dst: number, src: number, cf: number): number {
@@ -83,6 +89,15 @@ export function alu(c: Cpu, op: number, size: number, dst: number, src: number):
 }
 
 // ---- r/m destination (memory written before flags) ----
+
+/** `op` on the dword at seg:offset and `src` (the decoded-instruction cache's memory-destination forms). */
+export function aluMemory32(c: Cpu, op: number, seg: number, offset: number, src: number): void {
+  const dst = c.read32(seg, offset);
+  const cf = op === ALU_ADC || op === ALU_SBB ? getCF(c) : 0;
+  const res = aluResult(op, dst, src, cf);
+  if (op !== ALU_CMP) c.write32(seg, offset, res);
+  aluFlags(c, op, 2, dst, src, res, cf);
+}
 
 function aluRm8(c: Cpu, op: number, src: number): void {
   const dst = c.readRm8();
@@ -207,7 +222,7 @@ export function testEaxIv(c: Cpu): void {
 // ---- INC / DEC (CF unaffected) ----
 
 /** Records INC/DEC flags: CF is taken out of the lazy set first so it keeps its old value. */
-function incDecFlags(c: Cpu, size: number, dst: number, res: number, dec: boolean): void {
+export function incDecFlags(c: Cpu, size: number, dst: number, res: number, dec: boolean): void {
   if (c.lazyFlags & FLAG_CF) setFlag(c, FLAG_CF, getCF(c));
   setLazy(c, dec ? OP_SUB : OP_ADD, size, dst, 1, res);
   c.lazyFlags = ARITH_FLAGS & ~FLAG_CF;
@@ -516,15 +531,20 @@ function mulHigh32(a: number, b: number, signed: boolean): number {
   return hi;
 }
 
+/** The 32-bit truncated signed product of IMUL r, r/m (and imm): returns it and records the flags. */
+export function imulTruncated32(c: Cpu, a: number, b: number): number {
+  const hi = mulHigh32Of(c, a, b, true);
+  const lo = c.mulLow;
+  const overflow = hi !== lo >> 31;
+  setResultFlags(c, 2, lo, +overflow, +overflow, 0);
+  return lo;
+}
+
 /** IMUL r, r/m, imm (69, 6B) and IMUL r, r/m (0F AF): truncated signed product. */
 function imulTruncated(c: Cpu, a: number, b: number): void {
   const reg = (c.modrm >> 3) & 7;
   if (c.opsize32) {
-    const hi = mulHigh32Of(c, a, b, true);
-    const lo = c.mulLow;
-    c.reg32[reg] = lo;
-    const overflow = hi !== lo >> 31;
-    setResultFlags(c, 2, lo, +overflow, +overflow, 0);
+    c.reg32[reg] = imulTruncated32(c, a, b);
   } else {
     const res = ((a << 16) >> 16) * ((b << 16) >> 16);
     c.reg16[reg << 1] = res;

@@ -17,7 +17,7 @@ const BITS = [8, 16, 32] as const;
  * Returns the result and records flags. For memory operands the caller writes before calling `commitFlags`:
  * here we compute into scratch fields of the CPU to keep flags untouched until the write succeeded.
  */
-function shiftCompute(c: Cpu, op: number, size: number, dst: number, count: number): number {
+export function shiftCompute(c: Cpu, op: number, size: number, dst: number, count: number): number {
   const bits = BITS[size];
   const mask = SIZE_MASK[size];
   const top = SIGN_SHIFT[size];
@@ -99,7 +99,7 @@ function shiftCompute(c: Cpu, op: number, size: number, dst: number, count: numb
 }
 
 /** Records the flags computed by the last shiftCompute for result `res`. */
-function shiftFlags(c: Cpu, op: number, size: number, res: number): void {
+export function shiftFlags(c: Cpu, op: number, size: number, res: number): void {
   if (op < 4) {
     // Rotates change only CF and OF.
     setFlag(c, FLAG_CF, c.shiftCf);

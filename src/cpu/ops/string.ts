@@ -18,7 +18,7 @@
 import type { Cpu } from '../cpu.ts';
 import { DS, ECX, EDI, EDX, ES, ESI } from '../constants.ts';
 import { FLAG_DF, OP_SUB, getZF, setLazy } from '../flags.ts';
-import { TLB_MASK } from '../mmu.ts';
+import { TLB_MASK } from '../paging.ts';
 import { checkIoPermission } from '../protected.ts';
 
 const REP_CHUNK = 4096;

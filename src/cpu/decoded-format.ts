@@ -1,0 +1,67 @@
+/**
+ * The record format of the interpreter's decoded-instruction cache (decoded.ts): field offsets and forms.
+ * A module of its own without imports, so that the bundler can put the values in place of the names (it
+ * does not inline a module's constants where the module imports anything: a cycle could read them early).
+ */
+
+/** Int32 fields per record: 1 << RECORD_SHIFT. */
+export const RECORD_SHIFT = 3;
+export const STRIDE = 1 << RECORD_SHIFT;
+/** Record fields: form, length in bytes, register operand, r/m register or base, index, packed, disp, imm. */
+export const F_KIND = 0;
+export const F_LENGTH = 1;
+export const F_REG = 2;
+export const F_RM = 3;
+export const F_INDEX = 4;
+/** Scale (bits 0-1), memory operand segment (bits 4-6), ALU/shift operation or condition (bits 8-11). */
+export const F_PACKED = 5;
+export const F_DISP = 6;
+export const F_IMM = 7;
+
+/** Records kept before the whole cache is dropped (4 MiB of Int32). */
+export const MAX_RECORDS = 1 << 17;
+/** Pages with a slot map kept before the whole cache is dropped (16 KiB each). */
+export const MAX_PAGES = 1024;
+/** Record index of the shared "generic" record (index 0 in a slot map means "not decoded yet"). */
+export const GENERIC_INDEX = 1;
+
+// Forms. K_GENERIC runs through Cpu.stepUnchecked; the others are executeDecoded's cases. "R" is a 32-bit
+// register, "M" a memory operand (F_RM base, F_INDEX index, scale, F_DISP, segment), "I" an immediate.
+export const K_GENERIC = 0;
+export const K_NOP = 1;
+export const K_MOV_RR = 2; // REG <- RM
+export const K_MOV_RI = 3;
+export const K_LOAD32 = 4; // REG <- M
+export const K_STORE32 = 5; // M <- REG
+export const K_LOAD8 = 6; // REG (reg8 index) <- M8
+export const K_STORE8 = 7;
+export const K_MOV_MI = 8;
+export const K_MOV_MI8 = 9;
+export const K_LEA = 10;
+export const K_ALU_RR = 11; // REG op= RM
+export const K_ALU_RI = 12; // REG op= IMM
+export const K_ALU_RM = 13; // REG op= M
+export const K_ALU_MR = 14; // M op= REG
+export const K_ALU_MI = 15; // M op= IMM
+export const K_ALU_AL_I = 16; // AL op= imm8
+export const K_TEST_RR = 17;
+export const K_INC = 18;
+export const K_DEC = 19;
+export const K_PUSH = 20;
+export const K_POP = 21;
+export const K_JCC = 22; // F_PACKED op = condition, F_IMM = displacement
+export const K_JMP = 23;
+export const K_CALL = 24;
+export const K_RET = 25;
+export const K_SHIFT_RI = 26; // F_RM register, count in F_IMM
+export const K_SHIFT_RCL = 27;
+export const K_MOVZX8_R = 28; // REG <- reg8[F_RM]
+export const K_MOVZX16_R = 29;
+export const K_MOVSX8_R = 30;
+export const K_MOVSX16_R = 31;
+export const K_MOVZX8_M = 32;
+export const K_MOVZX16_M = 33;
+export const K_MOVSX8_M = 34;
+export const K_MOVSX16_M = 35;
+export const K_IMUL_RR = 36;
+export const K_IMUL_RM = 37;

@@ -1,0 +1,506 @@
+/**
+ * The interpreter's decoded-instruction cache: decode once, run many times.
+ *
+ * Each instruction the interpreter meets in 32-bit code is decoded once (jit/decoder.ts: prefixes, opcode,
+ * ModRM/SIB, displacement, immediate; Intel SDM Vol. 2, ch. 2) into a fixed-size record, found again by
+ * the physical address of its first byte through a per-page slot map. The commonest forms (MOV, the ALU
+ * operations, LEA, MOVZX/MOVSX, shifts by a constant, INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, IMUL; register,
+ * immediate and 32-bit memory operands; see the K_ constants) run from their record without touching the
+ * instruction bytes again; every other instruction's record says "generic" and Cpu.stepUnchecked decodes
+ * and runs it as before. The forms run here call the same helpers as the opcode handlers (ops/), so flags,
+ * faults and the order of memory accesses are the handlers'.
+ *
+ * Self-modifying code: a page with a slot map is a code page (PhysicalMemory.codePages, bit
+ * CODE_PAGE_DECODED), which the MMU gives no fast-path write rights, so every write to it, through any linear
+ * alias, by DMA or a loader, reaches codeWritten(), which forgets the records whose bytes it overlaps. An
+ * instruction that rewrites the next one is therefore followed by a fresh decode of the new bytes (SDM Vol.
+ * 3A, 8.1.3). Writers that reach the RAM array directly bump PhysicalMemory.writeGeneration; a change of it
+ * drops the whole cache (checked before every run and after every instruction run generically, the only
+ * ones that reach devices).
+ *
+ * Records are made only for 32-bit code segments that are flat (limit 4 GiB), without TF or debug
+ * breakpoints: what the record's form depends on is then the bytes alone (16-bit code keeps the generic
+ * path: its default sizes differ and IP wraps).
+ */
+import type { Cpu } from './cpu.ts';
+import { ALU_CMP, DS, EAX, ECX, SS } from './constants.ts';
+import { OP_LOGIC, setLazy, testCondition } from './flags.ts';
+import { decode, type Insn } from './jit/decoder.ts';
+import { aluMemory32, alu, imulTruncated32, incDecFlags } from './ops/arith.ts';
+import { shiftCompute, shiftFlags } from './ops/shift.ts';
+import { CODE_PAGE_DECODED } from './memory.ts';
+import {
+  STRIDE,
+  F_KIND,
+  F_LENGTH,
+  F_REG,
+  F_RM,
+  F_INDEX,
+  F_PACKED,
+  F_DISP,
+  F_IMM,
+  MAX_RECORDS,
+  MAX_PAGES,
+  GENERIC_INDEX,
+  K_GENERIC,
+  K_NOP,
+  K_MOV_RR,
+  K_MOV_RI,
+  K_LOAD32,
+  K_STORE32,
+  K_LOAD8,
+  K_STORE8,
+  K_MOV_MI,
+  K_MOV_MI8,
+  K_LEA,
+  K_ALU_RR,
+  K_ALU_RI,
+  K_ALU_RM,
+  K_ALU_MR,
+  K_ALU_MI,
+  K_ALU_AL_I,
+  K_TEST_RR,
+  K_INC,
+  K_DEC,
+  K_PUSH,
+  K_POP,
+  K_JCC,
+  K_JMP,
+  K_CALL,
+  K_RET,
+  K_SHIFT_RI,
+  K_SHIFT_RCL,
+  K_MOVZX8_R,
+  K_MOVZX16_R,
+  K_MOVSX8_R,
+  K_MOVSX16_R,
+  K_MOVZX8_M,
+  K_MOVZX16_M,
+  K_MOVSX8_M,
+  K_MOVSX16_M,
+  K_IMUL_RR,
+  K_IMUL_RM,
+} from './decoded-format.ts';
+
+/** Index into Cpu.reg8 of 8-bit register n (AL, CL, DL, BL, AH, CH, DH, BH). */
+function reg8Index(n: number): number {
+  return ((n & 3) << 2) | (n >> 2);
+}
+
+export class DecodedCache {
+  /** Whether Cpu.stepDecoded uses the cache (off: every instruction decoded as it runs, for comparison). */
+  get enabled(): boolean {
+    return this.enabledFlag;
+  }
+  set enabled(on: boolean) {
+    this.enabledFlag = on;
+    this.cpu.decodedLinear = 1;
+  }
+  private enabledFlag = true;
+  /** The records, STRIDE fields each; record 0 is unused, record 1 is the shared generic one. */
+  readonly records = new Int32Array(MAX_RECORDS * STRIDE);
+  /** Per RAM page: record index by offset in the page (0: not decoded), or null. */
+  readonly maps: Array<Int32Array | null>;
+  /** PhysicalMemory.writeGeneration the records were made under. */
+  generation: number;
+  readonly stats = { decoded: 0, flushes: 0, invalidated: 0 };
+  private recordCount = 2;
+  private readonly mappedPages = new Int32Array(MAX_PAGES);
+  private mappedCount = 0;
+
+  constructor(private readonly cpu: Cpu) {
+    const memory = cpu.memory;
+    this.maps = new Array<Int32Array | null>(memory.codePages.length).fill(null);
+    this.generation = memory.writeGeneration;
+    this.records[GENERIC_INDEX * STRIDE + F_KIND] = K_GENERIC;
+    memory.onCodeWrite((address, length) => this.codeWritten(address, length));
+  }
+
+  /** Drops every record (the cache is full, or RAM changed behind its back). */
+  flush(): void {
+    this.generation = this.cpu.memory.writeGeneration;
+    if (this.mappedCount === 0 && this.recordCount === 2) return;
+    this.stats.flushes++;
+    const codePages = this.cpu.memory.codePages;
+    for (let i = 0; i < this.mappedCount; i++) {
+      const page = this.mappedPages[i];
+      this.maps[page] = null;
+      codePages[page] &= ~CODE_PAGE_DECODED;
+    }
+    this.mappedCount = 0;
+    this.recordCount = 2;
+    this.cpu.decodedLinear = 1;
+  }
+
+  /** The slot map of the RAM page holding physical `phys`, made (and the page protected) if need be. */
+  mapFor(phys: number): Int32Array {
+    const map = this.maps[phys >>> 12];
+    if (map !== null) return map;
+    if (this.mappedCount >= MAX_PAGES) this.flush();
+    return this.mapPage(phys >>> 12);
+  }
+
+  /**
+   * Decodes the instruction at physical `phys` (CS:EIP = `eip`, 32-bit code), files its record in `map`
+   * (the slot map of its page) and returns the record's index.
+   */
+  decodeAt(map: Int32Array, phys: number, eip: number): number {
+    if (this.recordCount >= MAX_RECORDS) {
+      this.flush();
+      map = this.mapPage(phys >>> 12);
+    }
+    this.stats.decoded++;
+    const insn = decode(this.cpu.ram, phys, (phys | 0xfff) + 1, eip, 1);
+    let index = GENERIC_INDEX;
+    if (insn !== null && classify(insn, this.records, this.recordCount * STRIDE) !== K_GENERIC) {
+      index = this.recordCount++;
+    }
+    map[phys & 0xfff] = index;
+    return index;
+  }
+
+  private mapPage(page: number): Int32Array {
+    const map = new Int32Array(4096);
+    this.maps[page] = map;
+    this.mappedPages[this.mappedCount++] = page;
+    const memory = this.cpu.memory;
+    if (memory.codePages[page] === 0) this.cpu.mmu.protectCodePage(page);
+    memory.codePages[page] |= CODE_PAGE_DECODED;
+    return map;
+  }
+
+  /** A write of `length` bytes at physical `address` hit a code page: forgets the records it overlaps. */
+  private codeWritten(address: number, length: number): void {
+    const map = this.maps[address >>> 12];
+    if (map === null) return;
+    const offset = address & 0xfff;
+    const records = this.records;
+    // An instruction is at most 15 bytes long: only those starting up to 14 bytes before can overlap.
+    for (let s = offset > 14 ? offset - 14 : 0, end = offset + length; s < end; s++) {
+      const index = map[s];
+      if (index === 0) continue;
+      // Generic verdicts carry no length: forget them all (a fresh decode costs little).
+      if (index === GENERIC_INDEX || s + records[index * STRIDE + F_LENGTH] > offset) {
+        map[s] = 0;
+        this.stats.invalidated++;
+      }
+    }
+  }
+}
+
+/** Fills the record at `p` for `insn` and returns its form (K_GENERIC: not one executeDecoded runs). */
+function classify(insn: Insn, rec: Int32Array, p: number): number {
+  const kind = form(insn);
+  if (kind === K_GENERIC) return kind;
+  const modrm = insn.modrm;
+  const mem = modrm >= 0 && modrm < 0xc0;
+  rec[p + F_KIND] = kind;
+  rec[p + F_LENGTH] = insn.next - insn.start;
+  rec[p + F_REG] = modrm >= 0 ? (modrm >> 3) & 7 : insn.op & 7;
+  rec[p + F_RM] = mem ? insn.base : modrm >= 0 ? modrm & 7 : -1;
+  rec[p + F_INDEX] = mem ? insn.index : -1;
+  rec[p + F_PACKED] = insn.scale | (insn.eaSeg << 4);
+  rec[p + F_DISP] = insn.disp;
+  rec[p + F_IMM] = insn.imm;
+  const op = insn.op;
+  // Operand fix-ups per form: which register is the destination, the operation, immediates' sign.
+  if (op < 0x40) {
+    rec[p + F_PACKED] |= ((op >> 3) & 7) << 8;
+    if (kind === K_ALU_RR && (op & 7) === 1) {
+      // op r/m, r: the r/m register is the destination.
+      rec[p + F_REG] = modrm & 7;
+      rec[p + F_RM] = (modrm >> 3) & 7;
+    } else if (kind === K_ALU_RI) {
+      rec[p + F_REG] = EAX;
+    }
+  } else if (op === 0x81 || op === 0x83) {
+    rec[p + F_PACKED] |= ((modrm >> 3) & 7) << 8;
+    if (op === 0x83) rec[p + F_IMM] = (insn.imm << 24) >> 24;
+    if (kind === K_ALU_RI) rec[p + F_REG] = modrm & 7;
+  } else if (op === 0x89 && kind === K_MOV_RR) {
+    rec[p + F_REG] = modrm & 7;
+    rec[p + F_RM] = (modrm >> 3) & 7;
+  } else if (op === 0x88 || op === 0x8a) {
+    rec[p + F_REG] = reg8Index((modrm >> 3) & 7);
+  } else if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) {
+    rec[p + F_PACKED] = (op & 15) << 8;
+    if (op < 0x80) rec[p + F_IMM] = (insn.imm << 24) >> 24;
+  } else if (op === 0xeb) {
+    rec[p + F_IMM] = (insn.imm << 24) >> 24;
+  } else if (op === 0xa1 || op === 0xa3) {
+    rec[p + F_REG] = EAX;
+    rec[p + F_RM] = -1;
+    rec[p + F_INDEX] = -1;
+    rec[p + F_DISP] = insn.imm;
+    rec[p + F_PACKED] = (insn.seg >= 0 ? insn.seg : DS) << 4;
+  } else if (op === 0xc1 || op === 0xd1 || op === 0xd3) {
+    rec[p + F_PACKED] = ((modrm >> 3) & 7) << 8;
+    rec[p + F_IMM] = op === 0xd1 ? 1 : insn.imm & 0x1f;
+  } else if (op === 0x1b6 || op === 0x1be) {
+    if (!mem) rec[p + F_RM] = reg8Index(modrm & 7);
+  }
+  return kind;
+}
+
+/** The form executeDecoded runs `insn` in, or K_GENERIC. */
+function form(insn: Insn): number {
+  // 32-bit operands and addresses, no REP/LOCK: anything else goes the generic way.
+  if (insn.o32 !== 1 || insn.a32 !== 1 || insn.rep !== 0 || insn.lock !== 0) return K_GENERIC;
+  const op = insn.op;
+  const modrm = insn.modrm;
+  const reg = (modrm >> 3) & 7;
+  const mem = modrm >= 0 && modrm < 0xc0;
+  if (op < 0x40) {
+    switch (op & 7) {
+      case 1:
+        return mem ? K_ALU_MR : K_ALU_RR;
+      case 3:
+        return mem ? K_ALU_RM : K_ALU_RR;
+      case 4:
+        return K_ALU_AL_I;
+      case 5:
+        return K_ALU_RI;
+      default:
+        return K_GENERIC;
+    }
+  }
+  if (op >= 0x40 && op <= 0x47) return K_INC;
+  if (op >= 0x48 && op <= 0x4f) return K_DEC;
+  if (op >= 0x50 && op <= 0x57) return K_PUSH;
+  if (op >= 0x58 && op <= 0x5f) return K_POP;
+  if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return K_JCC;
+  if (op >= 0xb8 && op <= 0xbf) return K_MOV_RI;
+  switch (op) {
+    case 0x81:
+    case 0x83:
+      return mem ? K_ALU_MI : K_ALU_RI;
+    case 0x85:
+      return mem ? K_GENERIC : K_TEST_RR;
+    case 0x88:
+      return mem ? K_STORE8 : K_GENERIC;
+    case 0x8a:
+      return mem ? K_LOAD8 : K_GENERIC;
+    case 0x89:
+      return mem ? K_STORE32 : K_MOV_RR;
+    case 0x8b:
+      return mem ? K_LOAD32 : K_MOV_RR;
+    case 0x8d:
+      return mem ? K_LEA : K_GENERIC; // LEA with a register operand is #UD
+    case 0x90:
+      return K_NOP;
+    case 0xa1:
+      return K_LOAD32;
+    case 0xa3:
+      return K_STORE32;
+    case 0xc1:
+    case 0xd1:
+      return mem ? K_GENERIC : K_SHIFT_RI;
+    case 0xd3:
+      return mem ? K_GENERIC : K_SHIFT_RCL;
+    case 0xc3:
+      return K_RET;
+    case 0xc6:
+      return mem && reg === 0 ? K_MOV_MI8 : K_GENERIC;
+    case 0xc7:
+      return mem && reg === 0 ? K_MOV_MI : K_GENERIC;
+    case 0xe8:
+      return K_CALL;
+    case 0xe9:
+    case 0xeb:
+      return K_JMP;
+    case 0x1af:
+      return mem ? K_IMUL_RM : K_IMUL_RR;
+    case 0x1b6:
+      return mem ? K_MOVZX8_M : K_MOVZX8_R;
+    case 0x1b7:
+      return mem ? K_MOVZX16_M : K_MOVZX16_R;
+    case 0x1be:
+      return mem ? K_MOVSX8_M : K_MOVSX8_R;
+    case 0x1bf:
+      return mem ? K_MOVSX16_M : K_MOVSX16_R;
+    default:
+      return K_GENERIC;
+  }
+}
+
+/** The offset of the record's memory operand for the current registers. */
+function effectiveAddress(r: Int32Array, rec: Int32Array, p: number): number {
+  let ea = rec[p + F_DISP];
+  const base = rec[p + F_RM];
+  if (base >= 0) ea = (ea + r[base]) | 0;
+  const index = rec[p + F_INDEX];
+  if (index >= 0) ea = (ea + (r[index] << (rec[p + F_PACKED] & 3))) | 0;
+  return ea;
+}
+
+/**
+ * Runs the record at `p` (not K_GENERIC). The caller has set instrStart and EIP to the next instruction's
+ * (the forms use neither the operand-size nor the address-size field: they are 32-bit by construction); a
+ * fault escapes as CPU_FAULT with nothing changed.
+ */
+export function executeDecoded(c: Cpu, rec: Int32Array, p: number): void {
+  const r = c.reg32;
+  switch (rec[p + F_KIND]) {
+    case K_NOP:
+      return;
+    case K_MOV_RR:
+      r[rec[p + F_REG]] = r[rec[p + F_RM]];
+      return;
+    case K_MOV_RI:
+      r[rec[p + F_REG]] = rec[p + F_IMM];
+      return;
+    case K_LOAD32:
+      r[rec[p + F_REG]] = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      return;
+    case K_STORE32:
+      c.write32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), r[rec[p + F_REG]]);
+      return;
+    case K_LOAD8:
+      c.reg8[rec[p + F_REG]] = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      return;
+    case K_STORE8:
+      c.write8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), c.reg8[rec[p + F_REG]]);
+      return;
+    case K_MOV_MI:
+      c.write32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM]);
+      return;
+    case K_MOV_MI8:
+      c.write8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM] & 0xff);
+      return;
+    case K_LEA:
+      r[rec[p + F_REG]] = effectiveAddress(r, rec, p);
+      return;
+    case K_ALU_RR: {
+      const op = (rec[p + F_PACKED] >> 8) & 7;
+      const d = rec[p + F_REG];
+      const res = alu(c, op, 2, r[d], r[rec[p + F_RM]]);
+      if (op !== ALU_CMP) r[d] = res;
+      return;
+    }
+    case K_ALU_RI: {
+      const op = (rec[p + F_PACKED] >> 8) & 7;
+      const d = rec[p + F_REG];
+      const res = alu(c, op, 2, r[d], rec[p + F_IMM]);
+      if (op !== ALU_CMP) r[d] = res;
+      return;
+    }
+    case K_ALU_RM: {
+      const op = (rec[p + F_PACKED] >> 8) & 7;
+      const src = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      const d = rec[p + F_REG];
+      const res = alu(c, op, 2, r[d], src);
+      if (op !== ALU_CMP) r[d] = res;
+      return;
+    }
+    case K_ALU_MR: {
+      const packed = rec[p + F_PACKED];
+      aluMemory32(c, (packed >> 8) & 7, (packed >> 4) & 7, effectiveAddress(r, rec, p), r[rec[p + F_REG]]);
+      return;
+    }
+    case K_ALU_MI: {
+      const packed = rec[p + F_PACKED];
+      aluMemory32(c, (packed >> 8) & 7, (packed >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM]);
+      return;
+    }
+    case K_ALU_AL_I: {
+      const op = (rec[p + F_PACKED] >> 8) & 7;
+      const res = alu(c, op, 0, c.reg8[0], rec[p + F_IMM]);
+      if (op !== ALU_CMP) c.reg8[0] = res;
+      return;
+    }
+    case K_TEST_RR:
+      setLazy(c, OP_LOGIC, 2, 0, 0, r[rec[p + F_RM]] & r[rec[p + F_REG]]);
+      return;
+    case K_INC: {
+      const d = rec[p + F_REG];
+      const dst = r[d];
+      const res = (dst + 1) | 0;
+      r[d] = res;
+      incDecFlags(c, 2, dst, res, false);
+      return;
+    }
+    case K_DEC: {
+      const d = rec[p + F_REG];
+      const dst = r[d];
+      const res = (dst - 1) | 0;
+      r[d] = res;
+      incDecFlags(c, 2, dst, res, true);
+      return;
+    }
+    case K_PUSH:
+      // PUSH ESP pushes the value before the decrement.
+      c.push32(r[rec[p + F_REG]]);
+      return;
+    case K_POP: {
+      const v = c.read32(SS, c.getSp());
+      c.adjustSp(4);
+      r[rec[p + F_REG]] = v;
+      return;
+    }
+    // Branch targets need no CS limit check: records run only while CS is flat (limit 4 GiB).
+    case K_JCC:
+      if (testCondition(c, (rec[p + F_PACKED] >> 8) & 15)) c.eip = (c.eip + rec[p + F_IMM]) | 0;
+      return;
+    case K_JMP:
+      c.eip = (c.eip + rec[p + F_IMM]) | 0;
+      return;
+    case K_CALL: {
+      const target = (c.eip + rec[p + F_IMM]) | 0;
+      c.push32(c.eip);
+      c.eip = target;
+      return;
+    }
+    case K_RET: {
+      const target = c.read32(SS, c.getSp());
+      c.adjustSp(4);
+      c.eip = target;
+      return;
+    }
+    case K_SHIFT_RI:
+    case K_SHIFT_RCL: {
+      const count = rec[p + F_KIND] === K_SHIFT_RI ? rec[p + F_IMM] : r[ECX] & 0x1f;
+      if (count === 0) return;
+      const op = (rec[p + F_PACKED] >> 8) & 7;
+      const d = rec[p + F_RM];
+      const res = shiftCompute(c, op, 2, r[d], count);
+      r[d] = res;
+      shiftFlags(c, op, 2, res);
+      return;
+    }
+    case K_MOVZX8_R:
+      r[rec[p + F_REG]] = c.reg8[rec[p + F_RM]];
+      return;
+    case K_MOVZX16_R:
+      r[rec[p + F_REG]] = r[rec[p + F_RM]] & 0xffff;
+      return;
+    case K_MOVSX8_R:
+      r[rec[p + F_REG]] = (c.reg8[rec[p + F_RM]] << 24) >> 24;
+      return;
+    case K_MOVSX16_R:
+      r[rec[p + F_REG]] = (r[rec[p + F_RM]] << 16) >> 16;
+      return;
+    case K_MOVZX8_M:
+      r[rec[p + F_REG]] = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      return;
+    case K_MOVZX16_M:
+      r[rec[p + F_REG]] = c.read16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      return;
+    case K_MOVSX8_M:
+      r[rec[p + F_REG]] = (c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 24) >> 24;
+      return;
+    case K_MOVSX16_M:
+      r[rec[p + F_REG]] = (c.read16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 16) >> 16;
+      return;
+    case K_IMUL_RR: {
+      const d = rec[p + F_REG];
+      r[d] = imulTruncated32(c, r[d], r[rec[p + F_RM]]);
+      return;
+    }
+    case K_IMUL_RM: {
+      const d = rec[p + F_REG];
+      const src = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      r[d] = imulTruncated32(c, r[d], src);
+      return;
+    }
+  }
+}

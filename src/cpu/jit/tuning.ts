@@ -1,0 +1,38 @@
+/**
+ * The block compiler's sizes and thresholds (jit.ts uses them; the reasons and measurements are beside each).
+ * A module without imports, so that the bundler puts the values in place of the names in the dispatcher's
+ * hot paths (it does not inline the constants of a module that imports anything).
+ */
+
+export const HASH_BITS = 16;
+export const HASH_SIZE = 1 << HASH_BITS;
+export const HASH_MASK = HASH_SIZE - 1;
+/** Characters of source kept in the factory cache before it is emptied (some 16 MB of strings). */
+export const FACTORY_CACHE_CHARS = 8 << 20;
+/** Filled hash slots a flush clears one by one (beyond: the whole table). */
+export const USED_SLOTS_MAX = 1024;
+/** Entries (block starts) kept before the whole cache is dropped. */
+export const MAX_ENTRIES = 1 << 17;
+/**
+ * Executions of a block start before it is compiled (mode 'auto'). A region costs about a millisecond to
+ * compile, and V8 runs a new function unoptimised until it is hot in turn: code run a few hundred times is
+ * cheaper to interpret. Measured through Linux kernel init (CPU MIPS): 100 → 7.7, 1000 → 13.8, 5000 → 17.1,
+ * 20000 → 16.6 (the interpreter alone: 9.7); the decompressor's and the bench guest's loops reach any of
+ * them at once (docs/PERFORMANCE.md).
+ */
+export const DEFAULT_THRESHOLD = 5000;
+
+/** Bytes an interpret-only entry watches (the longest instruction). */
+export const INSTRUCTION_MAX = 15;
+
+/**
+ * Calls after which a region that loops, and whose calls ran UPGRADE_MIN_PER_CALL instructions or more on
+ * average, is compiled again with its memory accesses written out in place (generateRegion's inlineMemory).
+ * Hot loops run 20-45% faster that way (the kernel's RSA arithmetic at late init: 23 -> 13 s), but every
+ * new function runs unoptimised until V8 has optimised it again, and bigger functions take longer: compiled
+ * that way from the start, kernel init was 25% slower; upgraded without the per-call test, the bench guest
+ * was 15% slower.
+ */
+export const UPGRADE_CALLS = 20000;
+/** Instructions per call (on average over those calls) a region must run to be upgraded. */
+export const UPGRADE_MIN_PER_CALL = 100;

@@ -1,0 +1,281 @@
+/**
+ * The interpreter's decoded-instruction cache (src/cpu/decoded.ts) against the interpreter decoding every
+ * instruction as it runs: random programs (faults, #PF, segment limits included) and every flag setter must
+ * leave both in the same state; code rewritten next to its own records, through an alias page, or from
+ * outside the CPU must run as rewritten (Intel SDM Vol. 3A, 8.1.3); and the forms the cache runs itself
+ * must really be run from records (else the comparisons would test nothing).
+ */
+import { describe, expect, test } from 'vitest';
+import {
+  CODE,
+  DATA,
+  execute,
+  FLAG_SETTERS,
+  flagsProgram,
+  INTERESTING,
+  machine,
+  program,
+  rng,
+  state,
+} from './jit-fuzz.ts';
+import type { FuzzMode, Machine } from './jit-fuzz.ts';
+import { OpenIoBus, type IoBus } from '../../src/cpu/bus.ts';
+
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
+/** An interpreter-only machine (JIT off), with the decoded-instruction cache on or off. */
+function interpreter(mode: FuzzMode, code: Uint8Array, seed: number, cache: boolean, bus?: IoBus): Machine {
+  const m = machine(mode, code, seed, 'off', bus);
+  m.cpu.decoded.enabled = cache;
+  return m;
+}
+
+/**
+ * Instructions of the forms the cache runs from records (and their neighbours it leaves generic: 16-bit
+ * operands, byte forms, LOCK/REP), with every ModRM/SIB form, segment overrides, and short forward branches.
+ */
+function formsProgram(seed: number, count: number): Uint8Array {
+  const next = rng(seed);
+  const out: number[] = [];
+  const ops = [
+    0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x04,
+    0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x05, 0x15, 0x2d, 0x3d, 0x81, 0x83, 0x85, 0x88, 0x89, 0x8a,
+    0x8b, 0x8d, 0xa1, 0xa3, 0xc1, 0xd1, 0xd3, 0xc6, 0xc7, 0x40, 0x43, 0x47, 0x48, 0x4c, 0x4f, 0x50, 0x53,
+    0x56, 0x58, 0x5b, 0x5e, 0xb8, 0xbb, 0xbf, 0x90, 0x00, 0x02, 0x84, 0xd0,
+  ];
+  const twoByte = [0xaf, 0xb6, 0xb7, 0xbe, 0xbf];
+  for (let i = 0; i < count; i++) {
+    const r = next() % 100;
+    if (r < 10) out.push([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65][next() % 6]);
+    else if (r < 13) out.push([0x66, 0x67, 0xf0, 0xf3][next() % 4]);
+    if (r >= 95) {
+      // A short forward branch (Jcc rel8, JMP rel8, Jcc rel32, CALL to a RET placed right after it).
+      const form = next() % 4;
+      if (form === 0) out.push(0x70 | (next() % 16), next() % 6);
+      else if (form === 1) out.push(0xeb, next() % 6);
+      else if (form === 2) out.push(0x0f, 0x80 | (next() % 16), ...le32(next() % 6));
+      else out.push(0xe8, ...le32(1), 0xeb, 1, 0xc3); // call l; jmp over; l: ret
+      continue;
+    }
+    if (next() % 5 === 0) out.push(0x0f, twoByte[next() % twoByte.length]);
+    else out.push(ops[next() % ops.length]);
+    // ModRM (any), SIB (any), then enough bytes for a disp32 and an imm32.
+    const mod = [0, 1, 2, 3, 3][next() % 5] << 6;
+    out.push(
+      mod | (next() & 0x3f),
+      next() & 0xff,
+      next() & 0x3f,
+      next() & 0x03,
+      0,
+      0,
+      next() & 0xff,
+      next() & 0xff,
+    );
+  }
+  out.push(0xf4);
+  return Uint8Array.from(out);
+}
+
+/** Runs `code` in `mode` with the cache off and on; returns the difference, or null. */
+function compareCache(mode: FuzzMode, code: Uint8Array, seed: number, budget: number): string | null {
+  const a = execute(interpreter(mode, code, seed, false), budget, false);
+  const on = interpreter(mode, code, seed, true);
+  const b = execute(on, budget, false);
+  if (a === b) return null;
+  return `${mode} seed ${seed}: ${Buffer.from(code).toString('hex')}\n--- decoding as it runs\n${a}\n--- cache\n${b}`;
+}
+
+describe('decoded-instruction cache against decoding as it runs', () => {
+  for (const mode of ['flat32', 'paged32', 'real'] as const) {
+    test(`${mode}: random programs`, () => {
+      for (let seed = 1; seed <= 60; seed++)
+        expect(compareCache(mode, program(seed, 40), seed, 400)).toBeNull();
+    });
+    test(`${mode}: the cache's own forms, every ModRM and SIB`, () => {
+      for (let seed = 1; seed <= 150; seed++) {
+        expect(compareCache(mode, formsProgram(seed, 40), seed, 400)).toBeNull();
+      }
+    });
+  }
+
+  test('every flag setter, 16 and 32 bits, then every condition', () => {
+    const next = rng(91);
+    const value = () => (next() % 2 ? INTERESTING[next() % INTERESTING.length] : next());
+    for (const name of Object.keys(FLAG_SETTERS)) {
+      for (const size16 of [false, true]) {
+        for (let i = 0; i < 3; i++) {
+          const values = [value(), value() & 0x3f, value(), value()];
+          const results = [false, true].map((cache) => {
+            const m = interpreter('flat32', flagsProgram(FLAG_SETTERS[name], size16), 1, cache);
+            [m.cpu.reg32[0], m.cpu.reg32[3], m.cpu.reg32[1], m.cpu.reg32[2]] = values;
+            m.cpu.reg32[6] = 0x5555;
+            m.cpu.reg32[7] = DATA;
+            execute(m, 100, false);
+            return state(m) + ' ' + Array.from(m.memory.ram.slice(DATA, DATA + 17)).join(',');
+          });
+          expect(results[1], `${name}${size16 ? '/16' : ''} ${values.join(' ')}`).toBe(results[0]);
+        }
+      }
+    }
+  });
+
+  test('the forms are run from records: a register loop decodes each instruction once', () => {
+    // mov ecx, N; l: add eax, ecx; xor edx, eax; lea ebx, [ebx+eax*2+4]; dec ecx; jnz l; hlt
+    const n = 5000;
+    const code = Uint8Array.from([
+      0xb9,
+      ...le32(n),
+      0x01,
+      0xc8,
+      0x31,
+      0xc2,
+      0x8d,
+      0x5c,
+      0x43,
+      0x04,
+      0x49,
+      0x75,
+      0xf5,
+      0xf4,
+    ]);
+    const m = interpreter('flat32', code, 1, true);
+    m.cpu.reg32[0] = m.cpu.reg32[3] = 0;
+    execute(m, 10 * n, false);
+    expect(m.cpu.halted).toBe(true);
+    expect(m.cpu.instructionCount).toBe(1 + 5 * n + 1);
+    // Seven instructions, decoded at most once each (the first may run before its page is known): a second
+    // decode would mean the records were not found again.
+    expect(m.cpu.decoded.stats.decoded).toBeGreaterThanOrEqual(5);
+    expect(m.cpu.decoded.stats.decoded).toBeLessThanOrEqual(7);
+    const off = interpreter('flat32', code, 1, false);
+    off.cpu.reg32[0] = off.cpu.reg32[3] = 0;
+    execute(off, 10 * n, false);
+    expect(state(m)).toBe(state(off));
+  });
+});
+
+describe('decoded-instruction cache: code that changes', () => {
+  test('an instruction patched by the one before it runs patched', () => {
+    // mov ecx, N; xor eax, eax; l: mov [patch+2], cl; patch: add eax, 0 (83 C0 ib); dec ecx; jnz l; hlt
+    const n = 3000;
+    const code = [
+      0xb9,
+      ...le32(n),
+      0x31,
+      0xc0,
+      0x88,
+      0x0d,
+      ...le32(CODE + 15),
+      0x83,
+      0xc0,
+      0x00,
+      0x49,
+      0x75,
+      0xf4,
+      0xf4,
+    ];
+    const m = interpreter('flat32', Uint8Array.from(code), 1, true);
+    execute(m, 10 * n, false);
+    let expected = 0;
+    for (let k = n; k >= 1; k--) expected = (expected + ((k << 24) >> 24)) | 0;
+    expect(m.cpu.reg32[0]).toBe(expected);
+    // The patched ADD's record was dropped once per iteration (and the loop's others stayed).
+    expect(m.cpu.decoded.stats.invalidated).toBeGreaterThanOrEqual(n - 1);
+  });
+
+  test('a write next to code keeps the records it does not touch', () => {
+    // mov ecx, N; l: mov [CODE+0x40], ecx; add eax, [CODE+0x40]; dec ecx; jnz l; hlt
+    const n = 2000;
+    const code = [
+      0xb9,
+      ...le32(n),
+      0x89,
+      0x0d,
+      ...le32(CODE + 0x40),
+      0x03,
+      0x05,
+      ...le32(CODE + 0x40),
+      0x49,
+      0x75,
+      0xf1,
+      0xf4,
+    ];
+    const m = interpreter('flat32', Uint8Array.from(code), 1, true);
+    m.cpu.reg32[0] = 0;
+    execute(m, 10 * n, false);
+    expect(m.cpu.reg32[0]).toBe((n * (n + 1)) / 2);
+    // Decoded once each (the first, MOV ECX, may run before its page is known): the loop's own writes to
+    // its page dropped nothing.
+    expect(m.cpu.decoded.stats.decoded).toBeGreaterThanOrEqual(4);
+    expect(m.cpu.decoded.stats.decoded).toBeLessThanOrEqual(6);
+    expect(m.cpu.decoded.stats.invalidated).toBe(0);
+  });
+
+  test('code rewritten from outside the CPU between runs: through PhysicalMemory, and behind its back', () => {
+    // l: mov eax, 1; add ebx, eax; dec ecx; jnz l; hlt
+    const code = [0xb8, ...le32(1), 0x01, 0xc3, 0x49, 0x75, 0xf6, 0xf4];
+    for (const behindItsBack of [false, true]) {
+      const m = interpreter('flat32', Uint8Array.from(code), 1, true);
+      m.cpu.reg32[1] = 1000;
+      m.cpu.reg32[3] = 0;
+      while (m.cpu.reg32[1] > 500 || m.cpu.eip !== CODE) m.cpu.run(1);
+      // mov eax, 1 becomes mov eax, 3.
+      if (behindItsBack) {
+        m.memory.ram[CODE + 1] = 3;
+        m.memory.writeGeneration++;
+      } else {
+        m.memory.write8(CODE + 1, 3);
+      }
+      while (!m.cpu.halted) m.cpu.run(997);
+      expect(m.cpu.reg32[3]).toBe(500 + 3 * 500);
+    }
+  });
+
+  test('code a device rewrites in RAM during a run (on an OUT to it, telling nobody) runs rewritten', () => {
+    // l: mov eax, 1; add ebx, eax; out 0x80, al; dec ecx; jnz l; hlt
+    const code = [0xb8, ...le32(1), 0x01, 0xc3, 0xe6, 0x80, 0x49, 0x75, 0xf4, 0xf4];
+    const n = 100;
+    let m: Machine | null = null;
+    let outs = 0;
+    const bus = new (class extends OpenIoBus {
+      override out8(): void {
+        // The third OUT (the loop's code decoded by then) makes it mov eax, 3, straight into the RAM array
+        // (as a DMA engine might), telling only PhysicalMemory.writeGeneration.
+        if (m === null || ++outs !== 3) return;
+        m.memory.ram[CODE + 1] = 3;
+        m.memory.writeGeneration++;
+      }
+    })();
+    m = interpreter('flat32', Uint8Array.from(code), 1, true, bus);
+    m.cpu.reg32[1] = n;
+    m.cpu.reg32[3] = 0;
+    execute(m, 10 * n, false);
+    expect(m.cpu.halted).toBe(true);
+    expect(m.cpu.reg32[3]).toBe(3 + 3 * (n - 3));
+  });
+
+  test('a page fault in a loop of cached forms is delivered as when decoding as it runs', () => {
+    // mov esi, 0x20000; l: mov eax, [esi]; add esi, 0x1000; inc ebx; jmp l
+    // The paged32 machine leaves linear page 0x2b not present: the loop faults there (its handler: HLT).
+    const code = Uint8Array.from([
+      0xbe,
+      ...le32(0x20000),
+      0x8b,
+      0x06,
+      0x81,
+      0xc6,
+      ...le32(0x1000),
+      0x43,
+      0xeb,
+      0xf5,
+    ]);
+    const results = [false, true].map((cache) => {
+      const m = interpreter('paged32', code, 1, cache);
+      m.cpu.reg32[3] = 0;
+      execute(m, 1000, false);
+      return `${state(m)} cr2 ${m.cpu.cr2.toString(16)} ebx ${m.cpu.reg32[3]}`;
+    });
+    expect(results[0]).toContain('cr2 2b000');
+    expect(results[1]).toBe(results[0]);
+  });
+});
