@@ -65,3 +65,5 @@ export const K_MOVSX8_M = 34;
 export const K_MOVSX16_M = 35;
 export const K_IMUL_RR = 36;
 export const K_IMUL_RM = 37;
+export const K_GROUP3_R = 38; // F7 /2-/7 (NOT NEG MUL IMUL DIV IDIV), F_REG the operation
+export const K_GROUP3_M = 39;

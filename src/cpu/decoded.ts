@@ -4,7 +4,7 @@
  * Each instruction the interpreter meets in 32-bit code is decoded once (jit/decoder.ts: prefixes, opcode,
  * ModRM/SIB, displacement, immediate; Intel SDM Vol. 2, ch. 2) into a fixed-size record, found again by
  * the physical address of its first byte through a per-page slot map. The commonest forms (MOV, the ALU
- * operations, LEA, MOVZX/MOVSX, shifts by a constant, INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, IMUL; register,
+ * operations, LEA, MOVZX/MOVSX, shifts, INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, IMUL, NOT/NEG/MUL/DIV; register,
  * immediate and 32-bit memory operands; see the K_ constants) run from their record without touching the
  * instruction bytes again; every other instruction's record says "generic" and Cpu.stepUnchecked decodes
  * and runs it as before. The forms run here call the same helpers as the opcode handlers (ops/), so flags,
@@ -26,7 +26,7 @@ import type { Cpu } from './cpu.ts';
 import { ALU_CMP, DS, EAX, ECX, SS } from './constants.ts';
 import { OP_LOGIC, setLazy, testCondition } from './flags.ts';
 import { decode, type Insn } from './jit/decoder.ts';
-import { aluMemory32, alu, imulTruncated32, incDecFlags } from './ops/arith.ts';
+import { aluMemory32, alu, group3Ev32, imulTruncated32, incDecFlags } from './ops/arith.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
 import { CODE_PAGE_DECODED } from './memory.ts';
 import {
@@ -80,6 +80,8 @@ import {
   K_MOVSX16_M,
   K_IMUL_RR,
   K_IMUL_RM,
+  K_GROUP3_R,
+  K_GROUP3_M,
 } from './decoded-format.ts';
 
 /** Index into Cpu.reg8 of 8-bit register n (AL, CL, DL, BL, AH, CH, DH, BH). */
@@ -305,6 +307,9 @@ function form(insn: Insn): number {
       return mem && reg === 0 ? K_MOV_MI : K_GENERIC;
     case 0xe8:
       return K_CALL;
+    case 0xf7:
+      // TEST (/0, /1) has an immediate the handler fetches: generic.
+      return reg < 2 ? K_GENERIC : mem ? K_GROUP3_M : K_GROUP3_R;
     case 0xe9:
     case 0xeb:
       return K_JMP;
@@ -496,6 +501,17 @@ export function executeDecoded(c: Cpu, rec: Int32Array, p: number): void {
       r[d] = imulTruncated32(c, r[d], r[rec[p + F_RM]]);
       return;
     }
+    case K_GROUP3_R:
+      // The handler reads its operand through the decoded ModRM: a register form names the register.
+      c.modrm = 0xc0 | rec[p + F_RM];
+      group3Ev32(c, rec[p + F_REG]);
+      return;
+    case K_GROUP3_M:
+      c.modrm = 0;
+      c.ea = effectiveAddress(r, rec, p);
+      c.eaSeg = (rec[p + F_PACKED] >> 4) & 7;
+      group3Ev32(c, rec[p + F_REG]);
+      return;
     case K_IMUL_RM: {
       const d = rec[p + F_REG];
       const src = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));

@@ -406,7 +406,8 @@ function group3Ev16(c: Cpu, reg: number): void {
   }
 }
 
-function group3Ev32(c: Cpu, reg: number): void {
+/** F7 /reg with a 32-bit operand (readRm32/writeRm32 of the decoded ModRM); /0 and /1 fetch their imm32. */
+export function group3Ev32(c: Cpu, reg: number): void {
   const r = c.reg32;
   switch (reg) {
     case 0:
