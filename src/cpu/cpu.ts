@@ -906,7 +906,8 @@ export class Cpu {
   /**
    * Runs instructions until `end` is reached or one has run that is not of a form of its own (which it runs
    * through stepUnchecked; I/O, mode changes and the like are all among those). The forms cannot change
-   * what the run loop checks between instructions (IF, TF, the interrupt shadow, NMI, the halt state), so
+   * what the run loop checks between instructions (IF, TF, the interrupt shadow, NMI; the halt state only
+   * by an x87 form freezing the CPU, which ends the run), so
    * running them back to back takes interrupts at the same instruction boundaries as one at a time would,
    * provided no interrupt check is due before the next instruction (the caller polled, and found nothing
    * or could not take anything). Faults escape as CPU_FAULT with instructionCount exact.
@@ -936,7 +937,8 @@ export class Cpu {
       this.eip = (eip + records[p + F_LENGTH]) | 0;
       executeDecoded(this, records, p);
       eip = this.eip;
-      if (++this.instructionCount >= end || this.stopRequested === true) return;
+      // An x87 form may freeze the CPU on a pending exception (FERR#): halted, EIP on it.
+      if (++this.instructionCount >= end || this.stopRequested === true || this.halted === true) return;
     }
     this.stepUnchecked();
     if (this.memory.writeGeneration !== this.decoded.generation) this.decoded.flush();

@@ -43,7 +43,7 @@ export const K_ALU_RI = 12; // REG op= IMM
 export const K_ALU_RM = 13; // REG op= M
 export const K_ALU_MR = 14; // M op= REG
 export const K_ALU_MI = 15; // M op= IMM
-export const K_ALU_AL_I = 16; // AL op= imm8
+export const K_ALU8_RI = 16; // reg8[REG] op= imm8
 export const K_TEST_RR = 17;
 export const K_INC = 18;
 export const K_DEC = 19;
@@ -67,3 +67,13 @@ export const K_IMUL_RR = 36;
 export const K_IMUL_RM = 37;
 export const K_GROUP3_R = 38; // F7 /2-/7 (NOT NEG MUL IMUL DIV IDIV), F_REG the operation
 export const K_GROUP3_M = 39;
+// Byte forms: REG and RM are reg8 indices (Cpu.reg8), M a byte in memory.
+export const K_ALU8_RR = 40; // reg8[REG] op= reg8[RM]
+export const K_ALU8_RM = 41; // reg8[REG] op= M8
+export const K_ALU8_MR = 42; // M8 op= reg8[REG]
+export const K_ALU8_MI = 43; // M8 op= imm8
+export const K_TEST8_RR = 44;
+export const K_MOV8_RR = 45;
+export const K_MOV8_RI = 46;
+/** x87 escapes D8-DF: REG the opcode, IMM the ModRM byte. */
+export const K_X87 = 47;

@@ -26,7 +26,8 @@ import type { Cpu } from './cpu.ts';
 import { ALU_CMP, DS, EAX, ECX, SS } from './constants.ts';
 import { OP_LOGIC, setLazy, testCondition } from './flags.ts';
 import { decode, type Insn } from './jit/decoder.ts';
-import { aluMemory32, alu, group3Ev32, imulTruncated32, incDecFlags } from './ops/arith.ts';
+import { aluMemory8, aluMemory32, alu, group3Ev32, imulTruncated32, incDecFlags } from './ops/arith.ts';
+import { escapeDecoded } from './ops/x87.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
 import { CODE_PAGE_DECODED } from './memory.ts';
 import {
@@ -58,7 +59,15 @@ import {
   K_ALU_RM,
   K_ALU_MR,
   K_ALU_MI,
-  K_ALU_AL_I,
+  K_ALU8_RI,
+  K_ALU8_RR,
+  K_ALU8_RM,
+  K_ALU8_MR,
+  K_ALU8_MI,
+  K_TEST8_RR,
+  K_MOV8_RR,
+  K_MOV8_RI,
+  K_X87,
   K_TEST_RR,
   K_INC,
   K_DEC,
@@ -206,15 +215,40 @@ function classify(insn: Insn, rec: Int32Array, p: number): number {
   rec[p + F_IMM] = insn.imm;
   const op = insn.op;
   // Operand fix-ups per form: which register is the destination, the operation, immediates' sign.
+  const regField = (modrm >> 3) & 7;
   if (op < 0x40) {
     rec[p + F_PACKED] |= ((op >> 3) & 7) << 8;
-    if (kind === K_ALU_RR && (op & 7) === 1) {
+    const direction = op & 7;
+    if (kind === K_ALU_RR && direction === 1) {
       // op r/m, r: the r/m register is the destination.
       rec[p + F_REG] = modrm & 7;
-      rec[p + F_RM] = (modrm >> 3) & 7;
+      rec[p + F_RM] = regField;
     } else if (kind === K_ALU_RI) {
       rec[p + F_REG] = EAX;
+    } else if (kind === K_ALU8_RR) {
+      const rm8 = reg8Index(modrm & 7);
+      const reg8 = reg8Index(regField);
+      rec[p + F_REG] = direction === 0 ? rm8 : reg8;
+      rec[p + F_RM] = direction === 0 ? reg8 : rm8;
+    } else if (kind === K_ALU8_RM || kind === K_ALU8_MR) {
+      rec[p + F_REG] = reg8Index(regField);
+    } else if (kind === K_ALU8_RI) {
+      rec[p + F_REG] = 0; // AL
     }
+  } else if (op === 0x80 || op === 0x82) {
+    rec[p + F_PACKED] |= regField << 8;
+    if (kind === K_ALU8_RI) rec[p + F_REG] = reg8Index(modrm & 7);
+  } else if (op === 0x84) {
+    rec[p + F_REG] = reg8Index(regField);
+    rec[p + F_RM] = reg8Index(modrm & 7);
+  } else if ((op === 0x88 || op === 0x8a) && kind === K_MOV8_RR) {
+    rec[p + F_REG] = reg8Index(op === 0x88 ? modrm & 7 : regField);
+    rec[p + F_RM] = reg8Index(op === 0x88 ? regField : modrm & 7);
+  } else if (op >= 0xb0 && op <= 0xb7) {
+    rec[p + F_REG] = reg8Index(op & 7);
+  } else if (op >= 0xd8 && op <= 0xdf) {
+    rec[p + F_REG] = op;
+    rec[p + F_IMM] = modrm;
   } else if (op === 0x81 || op === 0x83) {
     rec[p + F_PACKED] |= ((modrm >> 3) & 7) << 8;
     if (op === 0x83) rec[p + F_IMM] = (insn.imm << 24) >> 24;
@@ -254,12 +288,16 @@ function form(insn: Insn): number {
   const mem = modrm >= 0 && modrm < 0xc0;
   if (op < 0x40) {
     switch (op & 7) {
+      case 0:
+        return mem ? K_ALU8_MR : K_ALU8_RR;
+      case 2:
+        return mem ? K_ALU8_RM : K_ALU8_RR;
       case 1:
         return mem ? K_ALU_MR : K_ALU_RR;
       case 3:
         return mem ? K_ALU_RM : K_ALU_RR;
       case 4:
-        return K_ALU_AL_I;
+        return K_ALU8_RI;
       case 5:
         return K_ALU_RI;
       default:
@@ -272,16 +310,23 @@ function form(insn: Insn): number {
   if (op >= 0x58 && op <= 0x5f) return K_POP;
   if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return K_JCC;
   if (op >= 0xb8 && op <= 0xbf) return K_MOV_RI;
+  if (op >= 0xb0 && op <= 0xb7) return K_MOV8_RI;
+  if (op >= 0xd8 && op <= 0xdf) return K_X87;
   switch (op) {
+    case 0x80:
+    case 0x82:
+      return mem ? K_ALU8_MI : K_ALU8_RI;
+    case 0x84:
+      return mem ? K_GENERIC : K_TEST8_RR;
     case 0x81:
     case 0x83:
       return mem ? K_ALU_MI : K_ALU_RI;
     case 0x85:
       return mem ? K_GENERIC : K_TEST_RR;
     case 0x88:
-      return mem ? K_STORE8 : K_GENERIC;
+      return mem ? K_STORE8 : K_MOV8_RR;
     case 0x8a:
-      return mem ? K_LOAD8 : K_GENERIC;
+      return mem ? K_LOAD8 : K_MOV8_RR;
     case 0x89:
       return mem ? K_STORE32 : K_MOV_RR;
     case 0x8b:
@@ -407,10 +452,63 @@ export function executeDecoded(c: Cpu, rec: Int32Array, p: number): void {
       aluMemory32(c, (packed >> 8) & 7, (packed >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM]);
       return;
     }
-    case K_ALU_AL_I: {
+    case K_ALU8_RI: {
       const op = (rec[p + F_PACKED] >> 8) & 7;
-      const res = alu(c, op, 0, c.reg8[0], rec[p + F_IMM]);
-      if (op !== ALU_CMP) c.reg8[0] = res;
+      const d = rec[p + F_REG];
+      const res = alu(c, op, 0, c.reg8[d], rec[p + F_IMM]);
+      if (op !== ALU_CMP) c.reg8[d] = res;
+      return;
+    }
+    case K_ALU8_RR: {
+      const op = (rec[p + F_PACKED] >> 8) & 7;
+      const d = rec[p + F_REG];
+      const res = alu(c, op, 0, c.reg8[d], c.reg8[rec[p + F_RM]]);
+      if (op !== ALU_CMP) c.reg8[d] = res;
+      return;
+    }
+    case K_ALU8_RM: {
+      const op = (rec[p + F_PACKED] >> 8) & 7;
+      const src = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      const d = rec[p + F_REG];
+      const res = alu(c, op, 0, c.reg8[d], src);
+      if (op !== ALU_CMP) c.reg8[d] = res;
+      return;
+    }
+    case K_ALU8_MR: {
+      const packed = rec[p + F_PACKED];
+      aluMemory8(
+        c,
+        (packed >> 8) & 7,
+        (packed >> 4) & 7,
+        effectiveAddress(r, rec, p),
+        c.reg8[rec[p + F_REG]],
+      );
+      return;
+    }
+    case K_ALU8_MI: {
+      const packed = rec[p + F_PACKED];
+      aluMemory8(c, (packed >> 8) & 7, (packed >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM]);
+      return;
+    }
+    case K_TEST8_RR:
+      setLazy(c, OP_LOGIC, 0, 0, 0, c.reg8[rec[p + F_RM]] & c.reg8[rec[p + F_REG]]);
+      return;
+    case K_MOV8_RR:
+      c.reg8[rec[p + F_REG]] = c.reg8[rec[p + F_RM]];
+      return;
+    case K_MOV8_RI:
+      c.reg8[rec[p + F_REG]] = rec[p + F_IMM];
+      return;
+    case K_X87: {
+      // The escape handlers read the ModRM (and FSTENV/FSAVE the operand size) from the CPU's fields.
+      const modrm = rec[p + F_IMM];
+      c.modrm = modrm;
+      c.opsize32 = c.addrsize32 = 1;
+      if (modrm < 0xc0) {
+        c.ea = effectiveAddress(r, rec, p);
+        c.eaSeg = (rec[p + F_PACKED] >> 4) & 7;
+      }
+      escapeDecoded(c, rec[p + F_REG]);
       return;
     }
     case K_TEST_RR:

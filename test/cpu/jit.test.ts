@@ -11,6 +11,7 @@ import { PhysicalMemory } from '../../src/cpu/memory.ts';
 import { jitModeFromEnvironment } from '../../src/cpu/jit/mode.ts';
 import { SEGF_NOT_WRITABLE } from '../../src/cpu/constants.ts';
 import {
+  CODE,
   compare,
   compareFlags,
   execute,
@@ -448,5 +449,54 @@ describe('the switch', () => {
     for (let i = 0; i < 3; i++) m.cpu.step();
     expect(m.cpu.jit.stats.regions).toBe(2);
     expect(state(m)).toContain('count 3');
+  });
+});
+
+describe('x87 instructions inside compiled blocks', () => {
+  const le = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  const fpuState = (m: Machine) => `${state(m)}\nfpu ${JSON.stringify(m.cpu.fpu.saveState())}`;
+
+  test('a loop of x87 and integer instructions runs as one region, as the interpreter runs it', () => {
+    // mov ecx, 200; fld1; l: fld dword [DATA]; fadd st0, st1; fstp dword [DATA]; fnstsw ax; inc ebx;
+    // dec ecx; jnz l; hlt
+    const code = [0xb9, ...le(200), 0xd9, 0xe8];
+    const loop = code.length;
+    code.push(0xd9, 0x05, ...le(DATA), 0xd8, 0xc1, 0xd9, 0x1d, ...le(DATA), 0xdf, 0xe0, 0x43, 0x49);
+    code.push(0x75, (loop - (code.length + 2)) & 0xff, 0xf4);
+    const results = (['off', 'on'] as const).map((jit) => {
+      const m = machine('flat32', Uint8Array.from(code), 5, jit);
+      m.memory.write32(DATA, 0); // 0.0f
+      execute(m, 10_000, false);
+      expect(m.cpu.halted).toBe(true);
+      expect(m.memory.read32(DATA)).toBe(0x43480000); // 200.0f
+      return m;
+    });
+    expect(fpuState(results[1])).toBe(fpuState(results[0]));
+    // The x87 instructions run in the interpreter without ending the block: a handful of region calls, not
+    // one or more per iteration.
+    expect(results[1].cpu.jit.stats.regionCalls).toBeLessThan(100);
+  });
+
+  test('an x87 instruction that freezes the CPU (FERR#, CR0.NE = 0) stops the block on it', () => {
+    // fldcw [DATA+8] (divide-by-zero unmasked); fld1; fldz; fdivp; inc ebx; fld1 (freezes); inc ebx; hlt
+    const code = [0xd9, 0x2d, ...le(DATA + 8), 0xd9, 0xe8, 0xd9, 0xee, 0xde, 0xf9, 0x43];
+    const freezeAt = code.length;
+    code.push(0xd9, 0xe8, 0x43, 0xf4);
+    // The interpreter without and with its decoded-instruction cache, then compiled.
+    const results = (['off', 'off-cached', 'on'] as const).map((variant) => {
+      const m = machine('flat32', Uint8Array.from(code), 6, variant === 'on' ? 'on' : 'off');
+      m.cpu.decoded.enabled = variant !== 'off';
+      m.cpu.cr0 &= ~0x20; // NE clear: PC/AT-style error reporting
+      m.cpu.fpu.onFerr = () => {};
+      m.memory.write32(DATA + 8, 0x037b);
+      m.cpu.reg32[3] = 0;
+      execute(m, 1000, false);
+      expect(m.cpu.halted).toBe(true);
+      expect(m.cpu.eip).toBe(CODE + freezeAt);
+      expect(m.cpu.reg32[3]).toBe(1);
+      return fpuState(m);
+    });
+    expect(results[1]).toBe(results[0]);
+    expect(results[2]).toBe(results[0]);
   });
 });

@@ -20,7 +20,8 @@
  *    instructionCount to the faulting instruction, exactly as the interpreter leaves them;
  *  - an instruction the compiler does not translate runs in the interpreter (Cpu.stepUnchecked) with the
  *    locals stored before and reloaded after; when it cannot disturb the block (a "pure" one: PUSHA, ENTER,
- *    RCL, CPUID, ...) the block goes on, otherwise it is the block's last instruction;
+ *    RCL, CPUID, x87, ...) the block goes on (unless it wrote the block's page or froze the CPU), otherwise
+ *    it is the block's last instruction;
  *  - after an instruction that wrote memory, a check of `J.smc` ends the block when the write hit the page
  *    the block was compiled from (self-modifying code; see Jit.invalidatePage).
  */
@@ -169,6 +170,9 @@ function isPure(insn: Insn): boolean {
       return true;
     default:
       if (op >= 0x1c8 && op <= 0x1cf) return true;
+      // x87: FPU state, memory (the SMC check follows), AX (FNSTSW) and EFLAGS (FCOMI), which the fallback
+      // stores and reloads; a pending exception raises #MF or freezes the CPU (halted: the block stops).
+      if (op >= 0xd8 && op <= 0xdf) return true;
       // String instructions without REP (with it they restart themselves: the block must end).
       if ((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf)) return insn.rep === 0;
       return false;
@@ -1528,7 +1532,9 @@ function translateBlock(
     }
     lines.push(`${pos} STORE ${run} LOAD`);
     b.forgetFlags();
-    lines.push(`if (J.smc !== 0) { pc = c.eip; done += ${k + 1}; ret = 1; break loop; }`);
+    lines.push(
+      `if (J.smc !== 0 || c.halted === true) { pc = c.eip; done += ${k + 1}; ret = 1; break loop; }`,
+    );
     p += insn.next - insn.start;
     at = insn.next;
   }

@@ -70,6 +70,11 @@ export const X87_HANDLERS: readonly OpHandler[] = [0xd8, 0xd9, 0xda, 0xdb, 0xdc,
 
 function escape(c: Cpu, op: number): void {
   c.decodeModrm();
+  escapeDecoded(c, op);
+}
+
+/** Escape opcode `op` with its ModRM already decoded into c.modrm (and c.ea / c.eaSeg for memory forms). */
+export function escapeDecoded(c: Cpu, op: number): void {
   if (c.cr0 & (CR0_EM | CR0_TS)) c.raise(EXC_NM);
   const modrm = c.modrm;
   if (modrm < 0xc0) memoryForm(c, c.fpu, op, (modrm >> 3) & 7);
