@@ -114,7 +114,8 @@ export class DecodedCache {
   readonly maps: Array<Int32Array | null>;
   /** PhysicalMemory.writeGeneration the records were made under. */
   generation: number;
-  readonly stats = { decoded: 0, flushes: 0, invalidated: 0 };
+  /** Instructions decoded, whole-cache drops, records dropped by writes, writes that reached a mapped page. */
+  readonly stats = { decoded: 0, flushes: 0, invalidated: 0, writes: 0 };
   private recordCount = 2;
   private readonly mappedPages = new Int32Array(MAX_PAGES);
   private mappedCount = 0;
@@ -184,6 +185,7 @@ export class DecodedCache {
   private codeWritten(address: number, length: number): void {
     const map = this.maps[address >>> 12];
     if (map === null) return;
+    this.stats.writes++;
     const offset = address & 0xfff;
     const records = this.records;
     // An instruction is at most 15 bytes long: only those starting up to 14 bytes before can overlap.
