@@ -907,10 +907,10 @@ export class Cpu {
    * Runs instructions until `end` is reached or one has run that is not of a form of its own (which it runs
    * through stepUnchecked; I/O, mode changes and the like are all among those). The forms cannot change
    * what the run loop checks between instructions (IF, TF, the interrupt shadow, NMI; the halt state only
-   * by an x87 form freezing the CPU, which ends the run), so
-   * running them back to back takes interrupts at the same instruction boundaries as one at a time would,
-   * provided no interrupt check is due before the next instruction (the caller polled, and found nothing
-   * or could not take anything). Faults escape as CPU_FAULT with instructionCount exact.
+   * by an x87 form freezing the CPU, which ends the run), so running them back to back takes interrupts at
+   * the same instruction boundaries as one at a time would, provided no interrupt check is due before the
+   * next instruction (the caller polled, and found nothing or could not take anything). Faults escape as
+   * CPU_FAULT with instructionCount exact.
    */
   runDecoded(end: number): void {
     if (
