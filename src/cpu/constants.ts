@@ -14,6 +14,11 @@ export const EBP = 5;
 export const ESI = 6;
 export const EDI = 7;
 
+/** Index into Cpu.reg8 of 8-bit register n (AL, CL, DL, BL, AH, CH, DH, BH: the low bytes, then the second). */
+export function reg8Index(n: number): number {
+  return ((n & 3) << 2) | (n >> 2);
+}
+
 /** Segment registers, in ModRM/SReg encoding order. */
 export const ES = 0;
 export const CS = 1;

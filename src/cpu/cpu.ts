@@ -55,6 +55,7 @@ import {
   SEGF_NOT_WRITABLE,
   SEGF_UNUSABLE,
   SS,
+  reg8Index,
 } from './constants.ts';
 
 /** Thrown (the one object, never allocated per fault) to unwind an instruction that raised an exception. */
@@ -658,7 +659,7 @@ export class Cpu {
 
   /** Index into reg8 of 8-bit register n (AL, CL, DL, BL, AH, CH, DH, BH). */
   static reg8Index(n: number): number {
-    return ((n & 3) << 2) | (n >> 2);
+    return reg8Index(n);
   }
 
   // ---- r/m operand access for the current ModRM ----

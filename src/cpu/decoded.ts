@@ -23,10 +23,10 @@
  * path: its default sizes differ and IP wraps).
  */
 import type { Cpu } from './cpu.ts';
-import { ALU_CMP, DS, EAX, ECX, SS } from './constants.ts';
+import { ALU_CMP, DS, EAX, ECX, reg8Index, SS } from './constants.ts';
 import { OP_LOGIC, setLazy, testCondition } from './flags.ts';
 import { decode, type Insn } from './jit/decoder.ts';
-import { aluMemory8, aluMemory32, alu, group3Ev32, imulTruncated32, incDecFlags } from './ops/arith.ts';
+import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags } from './ops/arith.ts';
 import { escapeDecoded } from './ops/x87.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
 import { CODE_PAGE_DECODED } from './memory.ts';
@@ -92,11 +92,6 @@ import {
   K_GROUP3_R,
   K_GROUP3_M,
 } from './decoded-format.ts';
-
-/** Index into Cpu.reg8 of 8-bit register n (AL, CL, DL, BL, AH, CH, DH, BH). */
-function reg8Index(n: number): number {
-  return ((n & 3) << 2) | (n >> 2);
-}
 
 export class DecodedCache {
   /** Whether Cpu.stepDecoded uses the cache (off: every instruction decoded as it runs, for comparison). */
@@ -386,6 +381,18 @@ function effectiveAddress(r: Int32Array, rec: Int32Array, p: number): number {
 }
 
 /**
+ * Puts the record's ModRM byte and memory operand into the CPU's decode fields, for the forms that run
+ * through an opcode handler's r/m helper (which reads them).
+ */
+function setModrm(c: Cpu, rec: Int32Array, p: number, modrm: number): void {
+  c.modrm = modrm;
+  if (modrm < 0xc0) {
+    c.ea = effectiveAddress(c.reg32, rec, p);
+    c.eaSeg = (rec[p + F_PACKED] >> 4) & 7;
+  }
+}
+
+/**
  * Runs the record at `p` (not K_GENERIC). The caller has set instrStart and EIP to the next instruction's
  * (the forms use neither the operand-size nor the address-size field: they are 32-bit by construction); a
  * fault escapes as CPU_FAULT with nothing changed.
@@ -444,16 +451,17 @@ export function executeDecoded(c: Cpu, rec: Int32Array, p: number): void {
       if (op !== ALU_CMP) r[d] = res;
       return;
     }
-    case K_ALU_MR: {
-      const packed = rec[p + F_PACKED];
-      aluMemory32(c, (packed >> 8) & 7, (packed >> 4) & 7, effectiveAddress(r, rec, p), r[rec[p + F_REG]]);
+    // Memory destinations through the handler's r/m helper (ModRM 0: any memory form; 32-bit operands).
+    case K_ALU_MR:
+    case K_ALU_MI:
+      setModrm(c, rec, p, 0);
+      c.opsize32 = 1;
+      aluRmV(
+        c,
+        (rec[p + F_PACKED] >> 8) & 7,
+        rec[p + F_KIND] === K_ALU_MR ? r[rec[p + F_REG]] : rec[p + F_IMM],
+      );
       return;
-    }
-    case K_ALU_MI: {
-      const packed = rec[p + F_PACKED];
-      aluMemory32(c, (packed >> 8) & 7, (packed >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM]);
-      return;
-    }
     case K_ALU8_RI: {
       const op = (rec[p + F_PACKED] >> 8) & 7;
       const d = rec[p + F_REG];
@@ -476,22 +484,15 @@ export function executeDecoded(c: Cpu, rec: Int32Array, p: number): void {
       if (op !== ALU_CMP) c.reg8[d] = res;
       return;
     }
-    case K_ALU8_MR: {
-      const packed = rec[p + F_PACKED];
-      aluMemory8(
+    case K_ALU8_MR:
+    case K_ALU8_MI:
+      setModrm(c, rec, p, 0);
+      aluRm8(
         c,
-        (packed >> 8) & 7,
-        (packed >> 4) & 7,
-        effectiveAddress(r, rec, p),
-        c.reg8[rec[p + F_REG]],
+        (rec[p + F_PACKED] >> 8) & 7,
+        rec[p + F_KIND] === K_ALU8_MR ? c.reg8[rec[p + F_REG]] : rec[p + F_IMM],
       );
       return;
-    }
-    case K_ALU8_MI: {
-      const packed = rec[p + F_PACKED];
-      aluMemory8(c, (packed >> 8) & 7, (packed >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM]);
-      return;
-    }
     case K_TEST8_RR:
       setLazy(c, OP_LOGIC, 0, 0, 0, c.reg8[rec[p + F_RM]] & c.reg8[rec[p + F_REG]]);
       return;
@@ -503,13 +504,8 @@ export function executeDecoded(c: Cpu, rec: Int32Array, p: number): void {
       return;
     case K_X87: {
       // The escape handlers read the ModRM (and FSTENV/FSAVE the operand size) from the CPU's fields.
-      const modrm = rec[p + F_IMM];
-      c.modrm = modrm;
+      setModrm(c, rec, p, rec[p + F_IMM]);
       c.opsize32 = c.addrsize32 = 1;
-      if (modrm < 0xc0) {
-        c.ea = effectiveAddress(r, rec, p);
-        c.eaSeg = (rec[p + F_PACKED] >> 4) & 7;
-      }
       escapeDecoded(c, rec[p + F_REG]);
       return;
     }
@@ -603,13 +599,11 @@ export function executeDecoded(c: Cpu, rec: Int32Array, p: number): void {
     }
     case K_GROUP3_R:
       // The handler reads its operand through the decoded ModRM: a register form names the register.
-      c.modrm = 0xc0 | rec[p + F_RM];
+      setModrm(c, rec, p, 0xc0 | rec[p + F_RM]);
       group3Ev32(c, rec[p + F_REG]);
       return;
     case K_GROUP3_M:
-      c.modrm = 0;
-      c.ea = effectiveAddress(r, rec, p);
-      c.eaSeg = (rec[p + F_PACKED] >> 4) & 7;
+      setModrm(c, rec, p, 0);
       group3Ev32(c, rec[p + F_REG]);
       return;
     case K_IMUL_RM: {

@@ -90,25 +90,8 @@ export function alu(c: Cpu, op: number, size: number, dst: number, src: number):
 
 // ---- r/m destination (memory written before flags) ----
 
-/** `op` on the byte at seg:offset and `src` (the decoded-instruction cache's memory-destination forms). */
-export function aluMemory8(c: Cpu, op: number, seg: number, offset: number, src: number): void {
-  const dst = c.read8(seg, offset);
-  const cf = op === ALU_ADC || op === ALU_SBB ? getCF(c) : 0;
-  const res = aluResult(op, dst, src, cf);
-  if (op !== ALU_CMP) c.write8(seg, offset, res);
-  aluFlags(c, op, 0, dst, src, res, cf);
-}
-
-/** `op` on the dword at seg:offset and `src` (the decoded-instruction cache's memory-destination forms). */
-export function aluMemory32(c: Cpu, op: number, seg: number, offset: number, src: number): void {
-  const dst = c.read32(seg, offset);
-  const cf = op === ALU_ADC || op === ALU_SBB ? getCF(c) : 0;
-  const res = aluResult(op, dst, src, cf);
-  if (op !== ALU_CMP) c.write32(seg, offset, res);
-  aluFlags(c, op, 2, dst, src, res, cf);
-}
-
-function aluRm8(c: Cpu, op: number, src: number): void {
+/** `op` on the r/m8 operand of the decoded ModRM and `src` (also the decoded-instruction cache's forms). */
+export function aluRm8(c: Cpu, op: number, src: number): void {
   const dst = c.readRm8();
   const cf = op === ALU_ADC || op === ALU_SBB ? getCF(c) : 0;
   const res = aluResult(op, dst, src, cf);
@@ -116,7 +99,8 @@ function aluRm8(c: Cpu, op: number, src: number): void {
   aluFlags(c, op, 0, dst, src, res, cf);
 }
 
-function aluRmV(c: Cpu, op: number, src: number): void {
+/** `op` on the r/m16/32 operand of the decoded ModRM and `src` (also the decoded-instruction cache's forms). */
+export function aluRmV(c: Cpu, op: number, src: number): void {
   if (c.opsize32) {
     const dst = c.readRm32();
     const cf = op === ALU_ADC || op === ALU_SBB ? getCF(c) : 0;

@@ -3,7 +3,7 @@
  * LGS, XLAT, BSWAP, LAHF/SAHF. Intel SDM Vol. 2, each instruction's page.
  */
 import type { Cpu } from '../cpu.ts';
-import { CS, DS, EAX, EBX, EXC_UD, SS } from '../constants.ts';
+import { CS, DS, EAX, EBX, EXC_UD, reg8Index, SS } from '../constants.ts';
 import { ARITH_FLAGS, FLAG_OF, testCondition } from '../flags.ts';
 
 // ---- MOV ----
@@ -70,7 +70,7 @@ export function movOvEax(c: Cpu): void {
 }
 /** B0-B7: MOV r8, imm8. */
 export function movRbIb(reg: number): (c: Cpu) => void {
-  const index = ((reg & 3) << 2) | (reg >> 2);
+  const index = reg8Index(reg);
   return (c) => {
     c.reg8[index] = c.fetch8();
   };
