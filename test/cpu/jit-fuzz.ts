@@ -377,7 +377,22 @@ export function flagsProgram(setter: number[], size16: boolean): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Runs a flags program with the given register values in the interpreter and the JIT; null when equal. */
+/** One side of compareFlags: the JIT mode, and whether the interpreter's decoded-instruction cache is on. */
+export interface FlagsSide {
+  label: string;
+  jit: JitMode;
+  cache: boolean;
+}
+
+const INTERPRETER_AND_JIT: readonly FlagsSide[] = [
+  { label: 'interpreter', jit: 'off', cache: true },
+  { label: 'jit', jit: 'on', cache: true },
+];
+
+/**
+ * Runs a flags program with the given register values on two sides (by default the interpreter and the JIT);
+ * null when they end equal.
+ */
 export function compareFlags(
   name: string,
   size16: boolean,
@@ -385,11 +400,13 @@ export function compareFlags(
   b: number,
   c: number,
   d: number,
+  sides: readonly FlagsSide[] = INTERPRETER_AND_JIT,
 ): string | null {
   const code = flagsProgram(FLAG_SETTERS[name], size16);
   const results: string[] = [];
-  for (const jit of ['off', 'on'] as const) {
-    const m = machine('flat32', code, 1, jit);
+  for (const side of sides) {
+    const m = machine('flat32', code, 1, side.jit);
+    m.cpu.decoded.enabled = side.cache;
     const r = m.cpu.reg32;
     r[0] = a;
     r[3] = b;
@@ -402,5 +419,5 @@ export function compareFlags(
   }
   if (results[0] === results[1]) return null;
   const hex = (v: number) => (v >>> 0).toString(16);
-  return `${name}${size16 ? '/16' : ''} a=${hex(a)} b=${hex(b)} c=${hex(c)} d=${hex(d)}\n--- interpreter\n${results[0]}\n--- jit\n${results[1]}`;
+  return `${name}${size16 ? '/16' : ''} a=${hex(a)} b=${hex(b)} c=${hex(c)} d=${hex(d)}\n--- ${sides[0].label}\n${results[0]}\n--- ${sides[1].label}\n${results[1]}`;
 }
