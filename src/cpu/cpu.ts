@@ -879,29 +879,14 @@ export class Cpu {
    * through stepUnchecked (and, when it reached a device that wrote RAM directly, drops the cache).
    */
   stepDecoded(): void {
-    const eip = this.eip;
-    const linear = (this.segBase[CS] + eip) | 0;
-    if (
-      ((linear & ~0xfff) === this.decodedLinear || this.enterDecodedPage(linear)) &&
-      (this.flags & FLAG_TF) === 0 &&
-      this.debugArmed === false
-    ) {
-      let index = this.decodedMap[linear & 0xfff];
-      if (index === 0)
-        index = this.decoded.decodeAt(this.decodedMap, this.decodedPhys | (linear & 0xfff), eip);
-      const records = this.decodedRecords;
-      const p = index << RECORD_SHIFT;
-      if (records[p] !== K_GENERIC) {
-        this.instrStart = eip;
-        this.eip = (eip + records[p + F_LENGTH]) | 0;
-        executeDecoded(this, records, p);
-        this.instructionCount++;
-        if (this.interruptShadow) this.interruptShadow--;
-        return;
-      }
+    const p = (this.flags & FLAG_TF) === 0 && this.debugArmed === false ? this.decodedRecord(this.eip) : -1;
+    if (p < 0) {
+      this.stepGeneric();
+      return;
     }
-    this.stepUnchecked();
-    if (this.memory.writeGeneration !== this.decoded.generation) this.decoded.flush();
+    this.executeRecord(p);
+    this.instructionCount++;
+    if (this.interruptShadow) this.interruptShadow--;
   }
 
   /**
@@ -924,23 +909,39 @@ export class Cpu {
       this.stepDecoded();
       return;
     }
-    const records = this.decodedRecords;
-    let eip = this.eip;
     for (;;) {
-      const linear = (this.segBase[CS] + eip) | 0;
-      if ((linear & ~0xfff) !== this.decodedLinear && !this.enterDecodedPage(linear)) break;
-      let index = this.decodedMap[linear & 0xfff];
-      if (index === 0)
-        index = this.decoded.decodeAt(this.decodedMap, this.decodedPhys | (linear & 0xfff), eip);
-      const p = index << RECORD_SHIFT;
-      if (records[p] === K_GENERIC) break;
-      this.instrStart = eip;
-      this.eip = (eip + records[p + F_LENGTH]) | 0;
-      executeDecoded(this, records, p);
-      eip = this.eip;
+      const p = this.decodedRecord(this.eip);
+      if (p < 0) break;
+      this.executeRecord(p);
       // An x87 form may freeze the CPU on a pending exception (FERR#): halted, EIP on it.
       if (++this.instructionCount >= end || this.stopRequested === true || this.halted === true) return;
     }
+    this.stepGeneric();
+  }
+
+  /**
+   * The record of the instruction at CS:EIP (decoding it the first time), as its offset in decodedRecords;
+   * -1 when the cache cannot be used here or the instruction has no form of its own.
+   */
+  private decodedRecord(eip: number): number {
+    const linear = (this.segBase[CS] + eip) | 0;
+    if ((linear & ~0xfff) !== this.decodedLinear && !this.enterDecodedPage(linear)) return -1;
+    let index = this.decodedMap[linear & 0xfff];
+    if (index === 0) index = this.decoded.decodeAt(this.decodedMap, this.decodedPhys | (linear & 0xfff), eip);
+    const p = index << RECORD_SHIFT;
+    return this.decodedRecords[p] === K_GENERIC ? -1 : p;
+  }
+
+  /** Runs record `p` for the instruction at EIP: instrStart set, EIP moved past it, then its form. */
+  private executeRecord(p: number): void {
+    const eip = this.eip;
+    this.instrStart = eip;
+    this.eip = (eip + this.decodedRecords[p + F_LENGTH]) | 0;
+    executeDecoded(this, this.decodedRecords, p);
+  }
+
+  /** An instruction through stepUnchecked; when it reached a device that wrote RAM directly, the cache goes. */
+  private stepGeneric(): void {
     this.stepUnchecked();
     if (this.memory.writeGeneration !== this.decoded.generation) this.decoded.flush();
   }
