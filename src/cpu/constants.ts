@@ -14,11 +14,6 @@ export const EBP = 5;
 export const ESI = 6;
 export const EDI = 7;
 
-/** Index into Cpu.reg8 of 8-bit register n (AL, CL, DL, BL, AH, CH, DH, BH: the low bytes, then the second). */
-export function reg8Index(n: number): number {
-  return ((n & 3) << 2) | (n >> 2);
-}
-
 /** Segment registers, in ModRM/SReg encoding order. */
 export const ES = 0;
 export const CS = 1;
@@ -58,6 +53,12 @@ export const CR0_AM = 1 << 18;
 export const CR0_NW = 1 << 29;
 export const CR0_CD = 1 << 30;
 export const CR0_PG = 1 << 31;
+
+/** CR4 bits this CPU implements (SDM Vol. 3A 2.5): TSD, DE, PSE, PGE. Others are reserved here: #GP. */
+export const CR4_TSD = 1 << 2;
+export const CR4_DE = 1 << 3;
+export const CR4_PSE = 1 << 4;
+export const CR4_PGE = 1 << 7;
 
 /** Segment cache flag bits (segFlags): the exceptional cases that take the slow limit check. */
 export const SEGF_EXPAND_DOWN = 1;

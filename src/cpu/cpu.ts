@@ -55,8 +55,8 @@ import {
   SEGF_NOT_WRITABLE,
   SEGF_UNUSABLE,
   SS,
-  reg8Index,
 } from './constants.ts';
+import { reg8Index } from './reg8.ts';
 
 /** Thrown (the one object, never allocated per fault) to unwind an instruction that raised an exception. */
 export const CPU_FAULT = Object.freeze({ cpuFault: true });

@@ -23,7 +23,8 @@
  * path: its default sizes differ and IP wraps).
  */
 import type { Cpu } from './cpu.ts';
-import { ALU_CMP, DS, EAX, ECX, reg8Index, SS } from './constants.ts';
+import { ALU_CMP, DS, EAX, ECX, SS } from './constants.ts';
+import { reg8Index } from './reg8.ts';
 import { OP_LOGIC, setLazy, testCondition } from './flags.ts';
 import { decode, type Insn } from './jit/decoder.ts';
 import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags } from './ops/arith.ts';

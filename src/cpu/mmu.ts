@@ -10,7 +10,7 @@
  * never get permission bits, so their accesses always take the slow path through PhysicalMemory.
  */
 import type { Cpu } from './cpu.ts';
-import { CR0_PG, CR0_WP, EXC_PF } from './constants.ts';
+import { CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, EXC_PF } from './constants.ts';
 import {
   TLB_READ_SUPER,
   TLB_WRITE_SUPER,
@@ -31,8 +31,6 @@ import {
   PF_P,
   PF_W,
   PF_U,
-  CR4_PSE,
-  CR4_PGE,
 } from './paging.ts';
 
 /** Permission bits with the fast write rights moved to the code-write positions. */

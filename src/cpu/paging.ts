@@ -38,6 +38,3 @@ export const PTE_G = 1 << 8;
 export const PF_P = 1;
 export const PF_W = 2;
 export const PF_U = 4;
-
-export const CR4_PSE = 1 << 4;
-export const CR4_PGE = 1 << 7;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createPc } from '../../src/machine/pc.ts';
 import { CR0_PG, CR0_PE } from '../../src/cpu/constants.ts';
-import { CR4_PGE } from '../../src/cpu/ops/system.ts';
+import { CR4_PGE } from '../../src/cpu/constants.ts';
 
 const PAGE_DIRECTORY = 0x10000;
 const PAGE_TABLE = 0x11000;

@@ -25,10 +25,9 @@
  *  - after an instruction that wrote memory, a check of `J.smc` ends the block when the write hit the page
  *    the block was compiled from (self-modifying code; see Jit.invalidatePage).
  */
-import { DS, ES } from '../constants.ts';
+import { CR4_TSD, DS, ES } from '../constants.ts';
 import { FLAG_IF, FLAG_IOPL, FLAG_RF, FLAG_VM } from '../flags.ts';
 import { TLB_MASK } from '../paging.ts';
-import { CR4_TSD } from '../ops/system.ts';
 import { decode, type Insn } from './decoder.ts';
 
 /** Block mode bits (part of the cache key: everything decoding and the generated code depend on). */

@@ -3,7 +3,8 @@
  * LGS, XLAT, BSWAP, LAHF/SAHF. Intel SDM Vol. 2, each instruction's page.
  */
 import type { Cpu } from '../cpu.ts';
-import { CS, DS, EAX, EBX, EXC_UD, reg8Index, SS } from '../constants.ts';
+import { CS, DS, EAX, EBX, EXC_UD, SS } from '../constants.ts';
+import { reg8Index } from '../reg8.ts';
 import { ARITH_FLAGS, FLAG_OF, testCondition } from '../flags.ts';
 
 // ---- MOV ----

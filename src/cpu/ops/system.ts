@@ -5,7 +5,22 @@
  * Vol. 4 (MSRs).
  */
 import type { Cpu } from '../cpu.ts';
-import { CR0_ET, CR0_PE, CR0_PG, CR0_TS, EAX, EBX, ECX, EDX, EXC_GP, EXC_UD } from '../constants.ts';
+import {
+  CR0_ET,
+  CR0_PE,
+  CR0_PG,
+  CR0_TS,
+  CR4_DE,
+  CR4_PGE,
+  CR4_PSE,
+  CR4_TSD,
+  EAX,
+  EBX,
+  ECX,
+  EDX,
+  EXC_GP,
+  EXC_UD,
+} from '../constants.ts';
 import * as pm from '../protected.ts';
 import { updateDebugArmed } from '../debug.ts';
 
@@ -23,11 +38,6 @@ export const CPUID_FEATURES =
 /** Family 6, model 3, stepping 3: a Pentium II class part (SYSENTER usable; model 1 parts had it broken). */
 export const CPUID_SIGNATURE = 0x0633;
 
-/** CR4 bits we implement (SDM Vol. 3A 2.5): TSD, DE, PSE, PGE. Others are reserved here: #GP. */
-export const CR4_TSD = 1 << 2;
-export const CR4_DE = 1 << 3;
-export const CR4_PSE = 1 << 4;
-export const CR4_PGE = 1 << 7;
 const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
 
 /** MSR numbers. */
