@@ -22,27 +22,29 @@ import {
   roundToInteger,
 } from './fpu-float80.ts';
 import { add, div, loadA, loadB, mul, roundA, roundPack, sqrt } from './fpu-softfloat.ts';
-import { SW_C1, SW_DE, SW_IE, SW_PE, SW_ZE, type Fpu } from './fpu.ts';
+import type { Fpu } from './fpu.ts';
+import {
+  CMP_EQ,
+  CMP_GT,
+  CMP_LT,
+  CMP_UNORDERED,
+  OP_ADD,
+  OP_DIV,
+  OP_DIVR,
+  OP_MUL,
+  OP_SUB,
+  OP_SUBR,
+  SPLIT,
+  SPLIT_FAILED,
+  SW_C1,
+  SW_DE,
+  SW_IE,
+  SW_PE,
+  SW_ZE,
+} from './fpu-constants.ts';
 
-/** Operations by the reg field of D8/DC/DA/DE (a = ST(0), b = the other operand). */
-export const OP_ADD = 0; // a + b
-export const OP_MUL = 1; // a * b
-export const OP_SUB = 4; // a - b
-export const OP_SUBR = 5; // b - a
-export const OP_DIV = 6; // a / b
-export const OP_DIVR = 7; // b / a
-
-/** Compare outcomes. */
-export const CMP_GT = 0;
-export const CMP_LT = 1;
-export const CMP_EQ = 2;
-export const CMP_UNORDERED = 3;
-
-const SPLIT = 134217729; // 2^27 + 1 (Veltkamp split of a float64 into two 26-bit halves)
+/** The smallest normal float64 (a float: esbuild keeps it a module variable wherever it is declared). */
 const MIN_NORMAL = 2 ** -1022;
-
-/** productCompare's answer when a factor is too large to split (beyond 2^996). */
-const SPLIT_FAILED = 2;
 
 /**
  * The sign (-1, 0, 1) of c - a*b, exactly, given p = a*b rounded (Dekker's product error), or SPLIT_FAILED.

@@ -22,7 +22,8 @@ import {
   roundToFloat32,
   roundToInteger,
 } from './fpu-float80.ts';
-import { SLOT_MEM, SW_C1, SW_DE, SW_IE, SW_OE, SW_PE, SW_UE, type Fpu } from './fpu.ts';
+import type { Fpu } from './fpu.ts';
+import { SLOT_MEM, SW_C1, SW_DE, SW_IE, SW_OE, SW_PE, SW_UE } from './fpu-constants.ts';
 
 /** Scratch for packed BCD operands. */
 const bcd = new Uint8Array(10);

@@ -11,15 +11,36 @@
  * and a sticky bit below them.
  */
 import { EXT_BIAS, RC_DOWN, RC_NEAREST, RC_UP, overflowsToInfinity } from './fpu-float80.ts';
-import { SW_C1, SW_OE, SW_PE, SW_UE, type Fpu } from './fpu.ts';
-
-const TWO32 = 4294967296;
-/** Exponent adjustment of the unmasked #O/#U response for a register destination. */
-const BIAS_ADJUST = 24576;
-/** Precision control values. */
-export const PC_24 = 0;
-export const PC_53 = 2;
-export const PC_64 = 3;
+import type { Fpu } from './fpu.ts';
+import {
+  A_EXP,
+  A_HI,
+  A_LO,
+  A_SIGN,
+  BIAS_ADJUST,
+  B_EXP,
+  B_HI,
+  B_LO,
+  B_SIGN,
+  PC_24,
+  PC_53,
+  PC_64,
+  R_EXP,
+  R_HI,
+  R_LO,
+  R_SIGN,
+  R_STICKY,
+  R_X,
+  SW_C1,
+  SW_OE,
+  SW_PE,
+  SW_UE,
+  TWO32,
+  U_EXP,
+  U_HI,
+  U_LO,
+  U_SIGN,
+} from './fpu-constants.ts';
 
 /**
  * The operands (a, b), the result being built (r: sign, biased exponent (unbounded), significand
@@ -27,24 +48,6 @@ export const PC_64 = 3;
  * non-small numbers would be boxed by V8 on every assignment.
  */
 const S = new Float64Array(18);
-const A_SIGN = 0;
-const A_EXP = 1;
-const A_HI = 2;
-const A_LO = 3;
-const B_SIGN = 4;
-const B_EXP = 5;
-const B_HI = 6;
-const B_LO = 7;
-const R_SIGN = 8;
-const R_EXP = 9;
-const R_HI = 10;
-const R_LO = 11;
-const R_X = 12;
-const R_STICKY = 13;
-const U_SIGN = 14;
-const U_EXP = 15;
-const U_HI = 16;
-const U_LO = 17;
 
 /** Unpacks a finite nonzero slot (80-bit bits or float64) into u*, normalised. */
 function load(f: Fpu, slot: number): void {

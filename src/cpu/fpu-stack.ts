@@ -16,7 +16,8 @@ import {
   RC_NEAREST,
   RC_UP,
 } from './fpu-float80.ts';
-import { SLOT_TMP, SW_C0, SW_C1, SW_C2, SW_C3, SW_CC, type Fpu } from './fpu.ts';
+import type { Fpu } from './fpu.ts';
+import { SLOT_TMP, SW_C0, SW_C1, SW_C2, SW_C3, SW_CC } from './fpu-constants.ts';
 
 /** C3/C2/C0 for the compare outcomes CMP_GT, CMP_LT, CMP_EQ, CMP_UNORDERED. */
 const COMPARE_CC = [0, SW_C0, SW_C3, SW_C3 | SW_C2 | SW_C0];

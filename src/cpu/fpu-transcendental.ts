@@ -9,7 +9,8 @@
 import { propagateNaN } from './fpu-arith.ts';
 import { loadA, loadB, packScaled, remainder } from './fpu-softfloat.ts';
 import { CLASS_DENORMAL, CLASS_INF, CLASS_NORMAL, CLASS_ZERO, EXT_BIAS } from './fpu-float80.ts';
-import { SW_C0, SW_C1, SW_C2, SW_C3, SW_CC, SW_DE, SW_IE, SW_PE, SW_ZE, type Fpu } from './fpu.ts';
+import type { Fpu } from './fpu.ts';
+import { SW_C0, SW_C1, SW_C2, SW_C3, SW_CC, SW_DE, SW_IE, SW_PE, SW_ZE } from './fpu-constants.ts';
 
 const TRIG_LIMIT = 2 ** 63;
 const LOG2E = Math.LOG2E;

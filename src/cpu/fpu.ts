@@ -40,41 +40,24 @@ import {
   doubleToExt,
   extToDouble,
 } from './fpu-float80.ts';
-
-/** Status word bits (SDM Vol. 1 Figure 8-4). TOP (bits 13-11) is kept in `top`. */
-export const SW_IE = 0x0001;
-export const SW_DE = 0x0002;
-export const SW_ZE = 0x0004;
-export const SW_OE = 0x0008;
-export const SW_UE = 0x0010;
-export const SW_PE = 0x0020;
-export const SW_SF = 0x0040;
-export const SW_ES = 0x0080;
-export const SW_C0 = 0x0100;
-export const SW_C1 = 0x0200;
-export const SW_C2 = 0x0400;
-export const SW_C3 = 0x4000;
-export const SW_B = 0x8000;
-export const SW_CC = SW_C0 | SW_C1 | SW_C2 | SW_C3;
-export const SW_TOP = 0x3800;
-/** The six exception flags, and their masks in the control word (same bit positions). */
-export const EXC_FLAGS = 0x3f;
-
-/** Control word fields (SDM Vol. 1 Figure 8-6). Bit 6 reads as 1 on a 387 and later. */
-export const CW_DEFAULT = 0x037f;
-const CW_WRITABLE = 0x1f3f;
-const CW_FIXED = 0x0040;
-
-/** Tag values (SDM Vol. 1 Figure 8-7). */
-export const TAG_VALID = 0;
-export const TAG_ZERO = 1;
-export const TAG_SPECIAL = 2;
-export const TAG_EMPTY = 3;
-
-/** Slots 0-7 are the physical registers R0-R7; 8 holds a memory operand, 9 a temporary. */
-export const SLOT_MEM = 8;
-export const SLOT_TMP = 9;
-const SLOTS = 10;
+import {
+  CW_DEFAULT,
+  CW_FIXED,
+  CW_WRITABLE,
+  EXC_FLAGS,
+  SLOTS,
+  SLOT_MEM,
+  SW_B,
+  SW_C1,
+  SW_ES,
+  SW_IE,
+  SW_SF,
+  SW_TOP,
+  TAG_EMPTY,
+  TAG_SPECIAL,
+  TAG_VALID,
+  TAG_ZERO,
+} from './fpu-constants.ts';
 
 /** The snapshot of an Fpu: plain named fields and typed arrays (physical registers R0-R7). */
 export type FpuState = {

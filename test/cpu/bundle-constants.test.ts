@@ -16,6 +16,7 @@ const CONSTANT_MODULES = [
   'src/cpu/constants.ts',
   'src/cpu/paging.ts',
   'src/cpu/decoded-format.ts',
+  'src/cpu/fpu-constants.ts',
   'src/cpu/jit/tuning.ts',
 ];
 

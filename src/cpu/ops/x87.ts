@@ -52,7 +52,8 @@ import {
   TRIG_SINCOS,
   TRIG_TAN,
 } from '../fpu-transcendental.ts';
-import { SLOT_MEM, SW_C1, SW_ES, type Fpu } from '../fpu.ts';
+import type { Fpu } from '../fpu.ts';
+import { SLOT_MEM, SW_C1, SW_ES } from '../fpu-constants.ts';
 
 /** The handler for opcode D8-DF when the dispatcher does not say which: the opcode byte is read back. */
 export function x87Escape(c: Cpu): void {
