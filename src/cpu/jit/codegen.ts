@@ -29,14 +29,14 @@ import { CR4_TSD, DS, ES } from '../constants.ts';
 import { FLAG_IF, FLAG_IOPL, FLAG_RF, FLAG_VM } from '../flags.ts';
 import { TLB_MASK } from '../paging.ts';
 import { decode, type Insn } from './decoder.ts';
-
-/** Block mode bits (part of the cache key: everything decoding and the generated code depend on). */
-export const MODE_CODE32 = 1;
-export const MODE_STACK32 = 2;
-/** Single-instruction blocks for Cpu.stepUnchecked in 'on' mode. */
-export const MODE_SINGLE = 8;
-
-export const MAX_INSTRUCTIONS = 48;
+import {
+  MAX_INSTRUCTIONS,
+  MAX_REGION_BLOCKS,
+  MAX_REGION_INSTRUCTIONS,
+  MODE_CODE32,
+  MODE_SINGLE,
+  MODE_STACK32,
+} from './tuning.ts';
 
 const ARITH = 0x8d5; // CF PF AF ZF SF OF
 const CF = 0x1;
@@ -1387,14 +1387,6 @@ export interface RegionCode {
   /** A block branches back to a block of the region (so one call may run its accesses many times). */
   loops: boolean;
 }
-
-/**
- * Limits of one region. Small regions win: V8 optimises a region function on a background thread and runs
- * its unoptimised code meanwhile, and that takes the longer the bigger the function. On the Linux kernel's
- * decompressor 8 blocks / 100 instructions ran about 2-3x faster than 40 / 320 (docs/PERFORMANCE.md).
- */
-export const MAX_REGION_BLOCKS = 8;
-export const MAX_REGION_INSTRUCTIONS = 100;
 
 /**
  * Compiles the region entered at physical address `phys`, EIP `eip`, in mode `mode`: the block there and the

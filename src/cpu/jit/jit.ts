@@ -19,10 +19,12 @@
 import type { Cpu } from '../cpu.ts';
 import { CS, SS } from '../constants.ts';
 import { FLAG_IF, FLAG_TF } from '../flags.ts';
-import { generateRegion, MODE_SINGLE, MODE_STACK32 } from './codegen.ts';
+import { generateRegion } from './codegen.ts';
 import { canCompileFunctions, jitModeFromEnvironment, type JitMode } from './mode.ts';
 import { createRuntime, type JitRuntime } from './runtime.ts';
 import {
+  MODE_SINGLE,
+  MODE_STACK32,
   HASH_BITS,
   HASH_SIZE,
   HASH_MASK,

@@ -1,8 +1,26 @@
 /**
- * The block compiler's sizes and thresholds (jit.ts uses them; the reasons and measurements are beside each).
+ * The block compiler's entry modes, sizes and thresholds (jit.ts and codegen.ts use them; the reasons and
+ * measurements are beside each).
  * A module without imports, so that the bundler puts the values in place of the names in the dispatcher's
  * hot paths (it does not inline the constants of a module that imports anything).
  */
+
+/** Block mode bits (part of the cache key: everything decoding and the generated code depend on). */
+export const MODE_CODE32 = 1;
+export const MODE_STACK32 = 2;
+/** Single-instruction blocks for Cpu.stepUnchecked in 'on' mode. */
+export const MODE_SINGLE = 8;
+
+/** Instructions in one block at most. */
+export const MAX_INSTRUCTIONS = 48;
+
+/**
+ * Limits of one region. Small regions win: V8 optimises a region function on a background thread and runs
+ * its unoptimised code meanwhile, and that takes the longer the bigger the function. On the Linux kernel's
+ * decompressor 8 blocks / 100 instructions ran about 2-3x faster than 40 / 320 (docs/PERFORMANCE.md).
+ */
+export const MAX_REGION_BLOCKS = 8;
+export const MAX_REGION_INSTRUCTIONS = 100;
 
 export const HASH_BITS = 16;
 export const HASH_SIZE = 1 << HASH_BITS;
