@@ -25,6 +25,7 @@ import { createRuntime, type JitRuntime } from './runtime.ts';
 import {
   MODE_SINGLE,
   MODE_STACK32,
+  BUDGET_MAX,
   HASH_BITS,
   HASH_SIZE,
   HASH_MASK,
@@ -46,6 +47,17 @@ import { CODE_PAGE_JIT } from '../memory.ts';
  */
 type RegionFunction = (budget: number) => number;
 type RegionFactory = (c: Cpu, R: Int32Array, J: Jit, rt: JitRuntime) => RegionFunction;
+
+/**
+ * The instructions a region call may run, `end - count`, as a small integer. Instruction counts pass 2^31
+ * early in a boot, and their difference, computed in floating point once V8 has optimised the dispatcher,
+ * reached the regions as a heap number: every region function optimised while it had seen small integers
+ * only deoptimised on it (137 of the 151 "not a Smi" deoptimisations during `seq | md5sum`) and was
+ * compiled again. Capped below 2^30 (a region returns on its own anyway, and the dispatcher calls again).
+ */
+export function regionBudget(end: number, count: number): number {
+  return Math.min(end - count, BUDGET_MAX) | 0;
+}
 
 /** A compiled region, where its blocks' bytes are, and a copy of them. */
 class Region {
@@ -412,7 +424,7 @@ export class Jit {
         else region.upgradable = false;
       }
       const before = c.instructionCount;
-      previous = (entry.fn as RegionFunction)(end - before) === 0 ? entry : null;
+      previous = (entry.fn as RegionFunction)(regionBudget(end, before)) === 0 ? entry : null;
       if (region.upgradable === true) region.executed += c.instructionCount - before;
       this.currentPage = -1;
       this.currentRegion = null;

@@ -22,6 +22,9 @@ export const MAX_INSTRUCTIONS = 48;
 export const MAX_REGION_BLOCKS = 8;
 export const MAX_REGION_INSTRUCTIONS = 100;
 
+/** The most instructions one region call is asked to run (a small integer to V8: below 2^30). */
+export const BUDGET_MAX = 0x3fffffff;
+
 export const HASH_BITS = 16;
 export const HASH_SIZE = 1 << HASH_BITS;
 export const HASH_MASK = HASH_SIZE - 1;
