@@ -1,8 +1,8 @@
 /**
  * The block compiler's entry modes, sizes and thresholds (jit.ts and codegen.ts use them; the reasons and
- * measurements are beside each).
- * A module without imports, so that the bundler puts the values in place of the names in the dispatcher's
- * hot paths (it does not inline the constants of a module that imports anything).
+ * measurements are beside each). Constants only and no imports, so that the bundler puts the values in place
+ * of the names in the dispatcher's hot paths (esbuild does not inline the constants of a module that imports
+ * anything, nor those declared after anything else; test/cpu/bundle-constants.test.ts checks it).
  */
 
 /** Block mode bits (part of the cache key: everything decoding and the generated code depend on). */
