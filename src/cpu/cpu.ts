@@ -657,15 +657,10 @@ export class Cpu {
     return (this.modrm >> 3) & 7;
   }
 
-  /** Index into reg8 of 8-bit register n (AL, CL, DL, BL, AH, CH, DH, BH). */
-  static reg8Index(n: number): number {
-    return reg8Index(n);
-  }
-
   // ---- r/m operand access for the current ModRM ----
   readRm8(): number {
     const m = this.modrm;
-    if (m >= 0xc0) return this.reg8[((m & 3) << 2) | ((m >> 2) & 1)];
+    if (m >= 0xc0) return this.reg8[reg8Index(m & 7)];
     return this.read8(this.eaSeg, this.ea);
   }
   readRm16(): number {
@@ -680,7 +675,7 @@ export class Cpu {
   }
   writeRm8(value: number): void {
     const m = this.modrm;
-    if (m >= 0xc0) this.reg8[((m & 3) << 2) | ((m >> 2) & 1)] = value;
+    if (m >= 0xc0) this.reg8[reg8Index(m & 7)] = value;
     else this.write8(this.eaSeg, this.ea, value);
   }
   writeRm16(value: number): void {
@@ -700,12 +695,10 @@ export class Cpu {
 
   // ---- reg operand of the current ModRM ----
   getReg8(): number {
-    const n = (this.modrm >> 3) & 7;
-    return this.reg8[((n & 3) << 2) | (n >> 2)];
+    return this.reg8[reg8Index((this.modrm >> 3) & 7)];
   }
   setReg8(value: number): void {
-    const n = (this.modrm >> 3) & 7;
-    this.reg8[((n & 3) << 2) | (n >> 2)] = value;
+    this.reg8[reg8Index((this.modrm >> 3) & 7)] = value;
   }
 
   // ======================================================================================================
