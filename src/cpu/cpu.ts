@@ -191,8 +191,13 @@ export class Cpu {
   // Hot paths test the boolean fields below with `=== true` / `=== false`: on a property V8 compiles a bare
   // `if (this.halted)` to a full ToBoolean (false, '', undetectable, number, bigint checks), ~10 instructions.
   halted = false;
-  /** Instructions retired since power-on (drives virtual time). */
-  instructionCount = 0;
+  /**
+   * Instructions retired since power-on (drives virtual time). Its first value is a non-integer (the
+   * constructor sets 0 at once) so that V8 stores the field as a double from the start: a field that starts
+   * as a small integer changes representation when the count passes 2^31, about two seconds into a Linux
+   * boot, and V8 then throws away every optimised function that touches it, each compiled region included.
+   */
+  instructionCount = 0.5;
   /** Set for one instruction after MOV SS / POP SS / STI: interrupts are held off. */
   interruptShadow = 0;
   /** Pending exception while unwinding. */
@@ -236,6 +241,7 @@ export class Cpu {
     readonly memory: PhysicalMemory,
     bus: IoBus,
   ) {
+    this.instructionCount = 0;
     this.io = new PollingIoBus(this, bus);
     this.ram = memory.ram;
     this.mmu = new Mmu(this);

@@ -1,0 +1,49 @@
+/**
+ * The instruction count passes 2^31 about two seconds into a Linux boot. V8 stores a field that has only
+ * held small integers as one, and when a bigger number arrives it changes the object's hidden class and
+ * throws away every optimised function compiled against the old one: on that day every compiled region, the
+ * interpreter and the dispatcher (72 functions at once in a boot, measured with --trace-deopt). The CPU
+ * therefore gives the count a floating-point value first. This runs the bundled machine in a Node started
+ * with --allow-natives-syntax and asks V8 whether two CPUs still share a hidden class after one of them
+ * counted past 2^31.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { expect, test } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+const PROBE = `
+import { createPc } from './src/machine/pc.ts';
+const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)');
+const quiet = createPc({ memoryMiB: 2 });
+const busy = createPc({ memoryMiB: 2 });
+const before = sameMap(quiet.cpu, busy.cpu);
+busy.cpu.instructionCount = 2 ** 31 - 1;
+busy.cpu.instructionCount++;
+busy.cpu.instructionCount += 2 ** 32;
+console.log(JSON.stringify({ before, after: sameMap(quiet.cpu, busy.cpu) }));
+`;
+
+test('the CPU keeps its hidden class when the instruction count passes 2^31', async () => {
+  const result = await build({
+    stdin: { contents: PROBE, resolveDir: ROOT, loader: 'ts', sourcefile: 'probe.ts' },
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'node',
+    logLevel: 'silent',
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'visor86-fields-'));
+  try {
+    const file = join(dir, 'probe.mjs');
+    writeFileSync(file, result.outputFiles[0].text);
+    const output = execFileSync(process.execPath, ['--allow-natives-syntax', file], { encoding: 'utf8' });
+    expect(JSON.parse(output.trim().split('\n').pop() as string)).toEqual({ before: true, after: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
