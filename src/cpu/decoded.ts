@@ -31,6 +31,7 @@ import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags } from '.
 import { escapeDecoded } from './ops/x87.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
 import { CODE_PAGE_DECODED } from './memory.ts';
+import { doubleCounters } from './counters.ts';
 import {
   STRIDE,
   F_KIND,
@@ -111,7 +112,7 @@ export class DecodedCache {
   /** PhysicalMemory.writeGeneration the records were made under. */
   generation: number;
   /** Instructions decoded, whole-cache drops, records dropped by writes, writes that reached a mapped page. */
-  readonly stats = { decoded: 0, flushes: 0, invalidated: 0, writes: 0 };
+  readonly stats = doubleCounters({ decoded: 0, flushes: 0, invalidated: 0, writes: 0 });
   private recordCount = 2;
   private readonly mappedPages = new Int32Array(MAX_PAGES);
   private mappedCount = 0;

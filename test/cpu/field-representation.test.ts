@@ -25,10 +25,18 @@ const before = sameMap(quiet.cpu, busy.cpu);
 busy.cpu.instructionCount = 2 ** 31 - 1;
 busy.cpu.instructionCount++;
 busy.cpu.instructionCount += 2 ** 32;
-console.log(JSON.stringify({ before, after: sameMap(quiet.cpu, busy.cpu) }));
+const counters = { jit: [quiet.cpu.jit.stats, busy.cpu.jit.stats], decoded: [quiet.cpu.decoded.stats, busy.cpu.decoded.stats] };
+const countersBefore = {};
+for (const [name, [a, b]] of Object.entries(counters)) {
+  countersBefore[name] = sameMap(a, b);
+  for (const key of Object.keys(b)) b[key] = 2 ** 31 + 1;
+}
+const countersAfter = {};
+for (const [name, [a, b]] of Object.entries(counters)) countersAfter[name] = sameMap(a, b);
+console.log(JSON.stringify({ before, after: sameMap(quiet.cpu, busy.cpu), countersBefore, countersAfter }));
 `;
 
-test('the CPU keeps its hidden class when the instruction count passes 2^31', async () => {
+test('the CPU and its counters keep their hidden classes when the counts pass 2^31', async () => {
   const result = await build({
     stdin: { contents: PROBE, resolveDir: ROOT, loader: 'ts', sourcefile: 'probe.ts' },
     bundle: true,
@@ -42,7 +50,12 @@ test('the CPU keeps its hidden class when the instruction count passes 2^31', as
     const file = join(dir, 'probe.mjs');
     writeFileSync(file, result.outputFiles[0].text);
     const output = execFileSync(process.execPath, ['--allow-natives-syntax', file], { encoding: 'utf8' });
-    expect(JSON.parse(output.trim().split('\n').pop() as string)).toEqual({ before: true, after: true });
+    expect(JSON.parse(output.trim().split('\n').pop() as string)).toEqual({
+      before: true,
+      after: true,
+      countersBefore: { jit: true, decoded: true },
+      countersAfter: { jit: true, decoded: true },
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

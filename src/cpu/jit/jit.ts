@@ -38,6 +38,7 @@ import {
   UPGRADE_MIN_PER_CALL,
 } from './tuning.ts';
 import { CODE_PAGE_JIT } from '../memory.ts';
+import { doubleCounters } from '../counters.ts';
 
 /**
  * A compiled region: runs blocks from CS:EIP for at most `budget` instructions. Returns 0 when it ran only
@@ -142,7 +143,7 @@ export class Jit {
   upgradeCalls = UPGRADE_CALLS;
   /** Set by lookup() when it found nothing because the code is not hot yet (see run()). */
   private lookupCold = false;
-  readonly stats: JitStats = {
+  readonly stats: JitStats = doubleCounters({
     regions: 0,
     blocks: 0,
     translated: 0,
@@ -155,7 +156,7 @@ export class Jit {
     chained: 0,
     interpreted: 0,
     upgraded: 0,
-  };
+  });
   private enabledFlag = false;
   private modeSetting: JitMode = 'auto';
   private readonly table: Array<Entry | null> = new Array<Entry | null>(HASH_SIZE).fill(null);
