@@ -57,6 +57,7 @@ import {
   SS,
 } from './constants.ts';
 import { reg8Index } from './reg8.ts';
+import { doubleCounters } from './counters.ts';
 
 /** Thrown (the one object, never allocated per fault) to unwind an instruction that raised an exception. */
 export const CPU_FAULT = Object.freeze({ cpuFault: true });
@@ -192,12 +193,11 @@ export class Cpu {
   // `if (this.halted)` to a full ToBoolean (false, '', undetectable, number, bigint checks), ~10 instructions.
   halted = false;
   /**
-   * Instructions retired since power-on (drives virtual time). Its first value is a non-integer (the
-   * constructor sets 0 at once) so that V8 stores the field as a double from the start: a field that starts
-   * as a small integer changes representation when the count passes 2^31, about two seconds into a Linux
-   * boot, and V8 then throws away every optimised function that touches it, each compiled region included.
+   * Instructions retired since power-on (drives virtual time). A double field from construction on
+   * (doubleCounters): it passes 2^31 about two seconds into a Linux boot, and a field that was a small
+   * integer until then would make V8 throw away every optimised function that touches it.
    */
-  instructionCount = 0.5;
+  instructionCount = 0;
   /** Set for one instruction after MOV SS / POP SS / STI: interrupts are held off. */
   interruptShadow = 0;
   /** Pending exception while unwinding. */
@@ -241,7 +241,7 @@ export class Cpu {
     readonly memory: PhysicalMemory,
     bus: IoBus,
   ) {
-    this.instructionCount = 0;
+    doubleCounters(this, ['instructionCount']);
     this.io = new PollingIoBus(this, bus);
     this.ram = memory.ram;
     this.mmu = new Mmu(this);
