@@ -24,8 +24,7 @@ import * as pm from './protected.ts';
 import { checkDataBreakpoints, instructionBreakpoints } from './debug.ts';
 import { Fpu } from './fpu.ts';
 import { Jit } from './jit/jit.ts';
-import { DecodedCache, executeDecoded } from './decoded.ts';
-import { F_LENGTH, K_GENERIC, RECORD_SHIFT } from './decoded-format.ts';
+import { DecodedCache, runRecords } from './decoded.ts';
 import type { JitMode } from './jit/mode.ts';
 
 export * from './constants.ts';
@@ -878,24 +877,23 @@ export class Cpu {
    * through stepUnchecked (and, when it reached a device that wrote RAM directly, drops the cache).
    */
   stepDecoded(): void {
-    const p = (this.flags & FLAG_TF) === 0 && this.debugArmed === false ? this.decodedRecord(this.eip) : -1;
-    if (p < 0) {
+    if (
+      (this.flags & FLAG_TF) !== 0 ||
+      this.debugArmed === true ||
+      runRecords(this, this.instructionCount + 1)
+    ) {
       this.stepGeneric();
       return;
     }
-    this.executeRecord(p);
-    this.instructionCount++;
+    // The forms cannot set the interrupt shadow (MOV SS and POP SS are generic).
     if (this.interruptShadow) this.interruptShadow--;
   }
 
   /**
    * Runs instructions until `end` is reached or one has run that is not of a form of its own (which it runs
-   * through stepUnchecked; I/O, mode changes and the like are all among those). The forms cannot change
-   * what the run loop checks between instructions (IF, TF, the interrupt shadow, NMI; the halt state only
-   * by an x87 form freezing the CPU, which ends the run), so running them back to back takes interrupts at
-   * the same instruction boundaries as one at a time would, provided no interrupt check is due before the
-   * next instruction (the caller polled, and found nothing or could not take anything). Faults escape as
-   * CPU_FAULT with instructionCount exact.
+   * through stepUnchecked; I/O, mode changes and the like are all among those): decoded.ts runRecords, when
+   * no interrupt check is due before the next instruction (the caller polled, and found nothing or could
+   * not take anything); else one instruction. Faults escape as CPU_FAULT with instructionCount exact.
    */
   runDecoded(end: number): void {
     if (
@@ -908,35 +906,7 @@ export class Cpu {
       this.stepDecoded();
       return;
     }
-    for (;;) {
-      const p = this.decodedRecord(this.eip);
-      if (p < 0) break;
-      this.executeRecord(p);
-      // An x87 form may freeze the CPU on a pending exception (FERR#): halted, EIP on it.
-      if (++this.instructionCount >= end || this.stopRequested === true || this.halted === true) return;
-    }
-    this.stepGeneric();
-  }
-
-  /**
-   * The record of the instruction at CS:EIP (decoding it the first time), as its offset in decodedRecords;
-   * -1 when the cache cannot be used here or the instruction has no form of its own.
-   */
-  private decodedRecord(eip: number): number {
-    const linear = (this.segBase[CS] + eip) | 0;
-    if ((linear & ~0xfff) !== this.decodedLinear && !this.enterDecodedPage(linear)) return -1;
-    let index = this.decodedMap[linear & 0xfff];
-    if (index === 0) index = this.decoded.decodeAt(this.decodedMap, this.decodedPhys | (linear & 0xfff), eip);
-    const p = index << RECORD_SHIFT;
-    return this.decodedRecords[p] === K_GENERIC ? -1 : p;
-  }
-
-  /** Runs record `p` for the instruction at EIP: instrStart set, EIP moved past it, then its form. */
-  private executeRecord(p: number): void {
-    const eip = this.eip;
-    this.instrStart = eip;
-    this.eip = (eip + this.decodedRecords[p + F_LENGTH]) | 0;
-    executeDecoded(this, this.decodedRecords, p);
+    if (runRecords(this, end)) this.stepGeneric();
   }
 
   /** An instruction through stepUnchecked; when it reached a device that wrote RAM directly, the cache goes. */
@@ -950,7 +920,7 @@ export class Cpu {
    * used there: the page is the cached code page (its translation known, fetch allowed), the code segment
    * is 32-bit and flat, and the JIT is not stepping. Returns whether it could.
    */
-  private enterDecodedPage(linear: number): boolean {
+  enterDecodedPage(linear: number): boolean {
     if ((linear & ~0xfff) !== this.fetchPage) {
       // A TLB entry that allows the read (no walk, no fault: the interpreter does those) becomes the cached
       // code page, as the JIT's dispatcher does.

@@ -25,7 +25,7 @@ export const MAX_PAGES = 1024;
 /** Record index of the shared "generic" record (index 0 in a slot map means "not decoded yet"). */
 export const GENERIC_INDEX = 1;
 
-// Forms. K_GENERIC runs through Cpu.stepUnchecked; the others are executeDecoded's cases. "R" is a 32-bit
+// Forms. K_GENERIC runs through Cpu.stepUnchecked; the others are runRecords' cases. "R" is a 32-bit
 // register, "M" a memory operand (F_RM base, F_INDEX index, scale, F_DISP, segment), "I" an immediate.
 export const K_GENERIC = 0;
 export const K_NOP = 1;

@@ -23,7 +23,7 @@
  * path: its default sizes differ and IP wraps).
  */
 import type { Cpu } from './cpu.ts';
-import { ALU_CMP, DS, EAX, ECX, SS } from './constants.ts';
+import { ALU_CMP, CS, DS, EAX, ECX, SS } from './constants.ts';
 import { reg8Index } from './reg8.ts';
 import { OP_LOGIC, setLazy, testCondition } from './flags.ts';
 import { decode, type Insn } from './jit/decoder.ts';
@@ -42,6 +42,7 @@ import {
   F_PACKED,
   F_DISP,
   F_IMM,
+  RECORD_SHIFT,
   MAX_RECORDS,
   MAX_PAGES,
   GENERIC_INDEX,
@@ -198,7 +199,7 @@ export class DecodedCache {
   }
 }
 
-/** Fills the record at `p` for `insn` and returns its form (K_GENERIC: not one executeDecoded runs). */
+/** Fills the record at `p` for `insn` and returns its form (K_GENERIC: not one runRecords runs). */
 function classify(insn: Insn, rec: Int32Array, p: number): number {
   const kind = form(insn);
   if (kind === K_GENERIC) return kind;
@@ -277,7 +278,7 @@ function classify(insn: Insn, rec: Int32Array, p: number): number {
   return kind;
 }
 
-/** The form executeDecoded runs `insn` in, or K_GENERIC. */
+/** The form runRecords runs `insn` in, or K_GENERIC. */
 function form(insn: Insn): number {
   // 32-bit operands and addresses, no REP/LOCK: anything else goes the generic way.
   if (insn.o32 !== 1 || insn.a32 !== 1 || insn.rep !== 0 || insn.lock !== 0) return K_GENERIC;
@@ -395,224 +396,272 @@ function setModrm(c: Cpu, rec: Int32Array, p: number, modrm: number): void {
 }
 
 /**
- * Runs the record at `p` (not K_GENERIC). The caller has set instrStart and EIP to the next instruction's
- * (the forms use neither the operand-size nor the address-size field: they are 32-bit by construction); a
- * fault escapes as CPU_FAULT with nothing changed.
+ * Runs instructions from their records, from CS:EIP, until `end` instructions have been retired, the CPU
+ * halts or the board asks to stop, or the next instruction has no form of its own; returns true in that
+ * last case (the caller runs it generically, its EIP is then CS:EIP). The loop is one function, with EIP
+ * and the instruction count in locals (stored back at its end and when a fault escapes, as CPU_FAULT with
+ * instrStart on the faulting instruction and nothing of it changed): a call per instruction, and the
+ * reloads of every field after it, were half of the interpreter's time.
+ *
+ * The forms cannot change what the run loop checks between instructions (IF, TF, the interrupt shadow,
+ * NMI; the halt state only by an x87 form freezing the CPU), so running them back to back takes interrupts
+ * at the same instruction boundaries as one at a time would, provided no interrupt check is due before the
+ * next instruction (the caller's business).
  */
-export function executeDecoded(c: Cpu, rec: Int32Array, p: number): void {
+export function runRecords(c: Cpu, end: number): boolean {
   const r = c.reg32;
-  switch (rec[p + F_KIND]) {
-    case K_NOP:
-      return;
-    case K_MOV_RR:
-      r[rec[p + F_REG]] = r[rec[p + F_RM]];
-      return;
-    case K_MOV_RI:
-      r[rec[p + F_REG]] = rec[p + F_IMM];
-      return;
-    case K_LOAD32:
-      r[rec[p + F_REG]] = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
-      return;
-    case K_STORE32:
-      c.write32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), r[rec[p + F_REG]]);
-      return;
-    case K_LOAD8:
-      c.reg8[rec[p + F_REG]] = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
-      return;
-    case K_STORE8:
-      c.write8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), c.reg8[rec[p + F_REG]]);
-      return;
-    case K_MOV_MI:
-      c.write32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM]);
-      return;
-    case K_MOV_MI8:
-      c.write8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM] & 0xff);
-      return;
-    case K_LEA:
-      r[rec[p + F_REG]] = effectiveAddress(r, rec, p);
-      return;
-    case K_ALU_RR: {
-      const op = (rec[p + F_PACKED] >> 8) & 7;
-      const d = rec[p + F_REG];
-      const res = alu(c, op, 2, r[d], r[rec[p + F_RM]]);
-      if (op !== ALU_CMP) r[d] = res;
-      return;
+  const r8 = c.reg8;
+  const rec = c.decodedRecords;
+  const segBase = c.segBase;
+  let eip = c.eip;
+  let start = eip;
+  let count = c.instructionCount;
+  let generic = false;
+  try {
+    run: for (;;) {
+      const linear = (segBase[CS] + eip) | 0;
+      if ((linear & ~0xfff) !== c.decodedLinear && !c.enterDecodedPage(linear)) {
+        generic = true;
+        break;
+      }
+      let index = c.decodedMap[linear & 0xfff];
+      if (index === 0) index = c.decoded.decodeAt(c.decodedMap, c.decodedPhys | (linear & 0xfff), eip);
+      const p = index << RECORD_SHIFT;
+      start = eip;
+      eip = (eip + rec[p + F_LENGTH]) | 0;
+      switch (rec[p + F_KIND]) {
+        case K_GENERIC:
+          generic = true;
+          break run;
+        case K_NOP:
+          break;
+        case K_MOV_RR:
+          r[rec[p + F_REG]] = r[rec[p + F_RM]];
+          break;
+        case K_MOV_RI:
+          r[rec[p + F_REG]] = rec[p + F_IMM];
+          break;
+        case K_LOAD32:
+          r[rec[p + F_REG]] = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          break;
+        case K_STORE32:
+          c.write32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), r[rec[p + F_REG]]);
+          break;
+        case K_LOAD8:
+          r8[rec[p + F_REG]] = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          break;
+        case K_STORE8:
+          c.write8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), r8[rec[p + F_REG]]);
+          break;
+        case K_MOV_MI:
+          c.write32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM]);
+          break;
+        case K_MOV_MI8:
+          c.write8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), rec[p + F_IMM] & 0xff);
+          break;
+        case K_LEA:
+          r[rec[p + F_REG]] = effectiveAddress(r, rec, p);
+          break;
+        case K_ALU_RR: {
+          const op = (rec[p + F_PACKED] >> 8) & 7;
+          const d = rec[p + F_REG];
+          const res = alu(c, op, 2, r[d], r[rec[p + F_RM]]);
+          if (op !== ALU_CMP) r[d] = res;
+          break;
+        }
+        case K_ALU_RI: {
+          const op = (rec[p + F_PACKED] >> 8) & 7;
+          const d = rec[p + F_REG];
+          const res = alu(c, op, 2, r[d], rec[p + F_IMM]);
+          if (op !== ALU_CMP) r[d] = res;
+          break;
+        }
+        case K_ALU_RM: {
+          const op = (rec[p + F_PACKED] >> 8) & 7;
+          const src = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          const d = rec[p + F_REG];
+          const res = alu(c, op, 2, r[d], src);
+          if (op !== ALU_CMP) r[d] = res;
+          break;
+        }
+        // Memory destinations through the handler's r/m helper (ModRM 0: any memory form; 32-bit operands).
+        case K_ALU_MR:
+        case K_ALU_MI:
+          setModrm(c, rec, p, 0);
+          c.opsize32 = 1;
+          aluRmV(
+            c,
+            (rec[p + F_PACKED] >> 8) & 7,
+            rec[p + F_KIND] === K_ALU_MR ? r[rec[p + F_REG]] : rec[p + F_IMM],
+          );
+          break;
+        case K_ALU8_RI: {
+          const op = (rec[p + F_PACKED] >> 8) & 7;
+          const d = rec[p + F_REG];
+          const res = alu(c, op, 0, r8[d], rec[p + F_IMM]);
+          if (op !== ALU_CMP) r8[d] = res;
+          break;
+        }
+        case K_ALU8_RR: {
+          const op = (rec[p + F_PACKED] >> 8) & 7;
+          const d = rec[p + F_REG];
+          const res = alu(c, op, 0, r8[d], r8[rec[p + F_RM]]);
+          if (op !== ALU_CMP) r8[d] = res;
+          break;
+        }
+        case K_ALU8_RM: {
+          const op = (rec[p + F_PACKED] >> 8) & 7;
+          const src = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          const d = rec[p + F_REG];
+          const res = alu(c, op, 0, r8[d], src);
+          if (op !== ALU_CMP) r8[d] = res;
+          break;
+        }
+        case K_ALU8_MR:
+        case K_ALU8_MI:
+          setModrm(c, rec, p, 0);
+          aluRm8(
+            c,
+            (rec[p + F_PACKED] >> 8) & 7,
+            rec[p + F_KIND] === K_ALU8_MR ? r8[rec[p + F_REG]] : rec[p + F_IMM],
+          );
+          break;
+        case K_TEST8_RR:
+          setLazy(c, OP_LOGIC, 0, 0, 0, r8[rec[p + F_RM]] & r8[rec[p + F_REG]]);
+          break;
+        case K_MOV8_RR:
+          r8[rec[p + F_REG]] = r8[rec[p + F_RM]];
+          break;
+        case K_MOV8_RI:
+          r8[rec[p + F_REG]] = rec[p + F_IMM];
+          break;
+        case K_X87: {
+          // The escape handlers read the ModRM (and FSTENV/FSAVE the operand size) from the CPU's fields.
+          // They also read instrStart (the FPU's last instruction pointer), and one that freezes the CPU on a
+          // pending exception puts EIP back on itself.
+          setModrm(c, rec, p, rec[p + F_IMM]);
+          c.opsize32 = c.addrsize32 = 1;
+          c.instrStart = start;
+          c.eip = eip;
+          escapeDecoded(c, rec[p + F_REG]);
+          eip = c.eip;
+          break;
+        }
+        case K_TEST_RR:
+          setLazy(c, OP_LOGIC, 2, 0, 0, r[rec[p + F_RM]] & r[rec[p + F_REG]]);
+          break;
+        case K_INC: {
+          const d = rec[p + F_REG];
+          const dst = r[d];
+          const res = (dst + 1) | 0;
+          r[d] = res;
+          incDecFlags(c, 2, dst, res, false);
+          break;
+        }
+        case K_DEC: {
+          const d = rec[p + F_REG];
+          const dst = r[d];
+          const res = (dst - 1) | 0;
+          r[d] = res;
+          incDecFlags(c, 2, dst, res, true);
+          break;
+        }
+        case K_PUSH:
+          // PUSH ESP pushes the value before the decrement.
+          c.push32(r[rec[p + F_REG]]);
+          break;
+        case K_POP: {
+          const v = c.read32(SS, c.getSp());
+          c.adjustSp(4);
+          r[rec[p + F_REG]] = v;
+          break;
+        }
+        // Branch targets need no CS limit check: records run only while CS is flat (limit 4 GiB).
+        case K_JCC:
+          if (testCondition(c, (rec[p + F_PACKED] >> 8) & 15)) eip = (eip + rec[p + F_IMM]) | 0;
+          break;
+        case K_JMP:
+          eip = (eip + rec[p + F_IMM]) | 0;
+          break;
+        case K_CALL: {
+          const target = (eip + rec[p + F_IMM]) | 0;
+          c.push32(eip);
+          eip = target;
+          break;
+        }
+        case K_RET: {
+          const target = c.read32(SS, c.getSp());
+          c.adjustSp(4);
+          eip = target;
+          break;
+        }
+        case K_SHIFT_RI:
+        case K_SHIFT_RCL: {
+          const count = rec[p + F_KIND] === K_SHIFT_RI ? rec[p + F_IMM] : r[ECX] & 0x1f;
+          if (count === 0) break;
+          const op = (rec[p + F_PACKED] >> 8) & 7;
+          const d = rec[p + F_RM];
+          const res = shiftCompute(c, op, 2, r[d], count);
+          r[d] = res;
+          shiftFlags(c, op, 2, res);
+          break;
+        }
+        case K_MOVZX8_R:
+          r[rec[p + F_REG]] = r8[rec[p + F_RM]];
+          break;
+        case K_MOVZX16_R:
+          r[rec[p + F_REG]] = r[rec[p + F_RM]] & 0xffff;
+          break;
+        case K_MOVSX8_R:
+          r[rec[p + F_REG]] = (r8[rec[p + F_RM]] << 24) >> 24;
+          break;
+        case K_MOVSX16_R:
+          r[rec[p + F_REG]] = (r[rec[p + F_RM]] << 16) >> 16;
+          break;
+        case K_MOVZX8_M:
+          r[rec[p + F_REG]] = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          break;
+        case K_MOVZX16_M:
+          r[rec[p + F_REG]] = c.read16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          break;
+        case K_MOVSX8_M:
+          r[rec[p + F_REG]] =
+            (c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 24) >> 24;
+          break;
+        case K_MOVSX16_M:
+          r[rec[p + F_REG]] =
+            (c.read16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 16) >> 16;
+          break;
+        case K_IMUL_RR: {
+          const d = rec[p + F_REG];
+          r[d] = imulTruncated32(c, r[d], r[rec[p + F_RM]]);
+          break;
+        }
+        case K_GROUP3_R:
+          // The handler reads its operand through the decoded ModRM: a register form names the register.
+          setModrm(c, rec, p, 0xc0 | rec[p + F_RM]);
+          group3Ev32(c, rec[p + F_REG]);
+          break;
+        case K_GROUP3_M:
+          setModrm(c, rec, p, 0);
+          group3Ev32(c, rec[p + F_REG]);
+          break;
+        case K_IMUL_RM: {
+          const d = rec[p + F_REG];
+          const src = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          r[d] = imulTruncated32(c, r[d], src);
+          break;
+        }
+      }
+      if (++count >= end || c.stopRequested === true || c.halted === true) break;
     }
-    case K_ALU_RI: {
-      const op = (rec[p + F_PACKED] >> 8) & 7;
-      const d = rec[p + F_REG];
-      const res = alu(c, op, 2, r[d], rec[p + F_IMM]);
-      if (op !== ALU_CMP) r[d] = res;
-      return;
-    }
-    case K_ALU_RM: {
-      const op = (rec[p + F_PACKED] >> 8) & 7;
-      const src = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
-      const d = rec[p + F_REG];
-      const res = alu(c, op, 2, r[d], src);
-      if (op !== ALU_CMP) r[d] = res;
-      return;
-    }
-    // Memory destinations through the handler's r/m helper (ModRM 0: any memory form; 32-bit operands).
-    case K_ALU_MR:
-    case K_ALU_MI:
-      setModrm(c, rec, p, 0);
-      c.opsize32 = 1;
-      aluRmV(
-        c,
-        (rec[p + F_PACKED] >> 8) & 7,
-        rec[p + F_KIND] === K_ALU_MR ? r[rec[p + F_REG]] : rec[p + F_IMM],
-      );
-      return;
-    case K_ALU8_RI: {
-      const op = (rec[p + F_PACKED] >> 8) & 7;
-      const d = rec[p + F_REG];
-      const res = alu(c, op, 0, c.reg8[d], rec[p + F_IMM]);
-      if (op !== ALU_CMP) c.reg8[d] = res;
-      return;
-    }
-    case K_ALU8_RR: {
-      const op = (rec[p + F_PACKED] >> 8) & 7;
-      const d = rec[p + F_REG];
-      const res = alu(c, op, 0, c.reg8[d], c.reg8[rec[p + F_RM]]);
-      if (op !== ALU_CMP) c.reg8[d] = res;
-      return;
-    }
-    case K_ALU8_RM: {
-      const op = (rec[p + F_PACKED] >> 8) & 7;
-      const src = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
-      const d = rec[p + F_REG];
-      const res = alu(c, op, 0, c.reg8[d], src);
-      if (op !== ALU_CMP) c.reg8[d] = res;
-      return;
-    }
-    case K_ALU8_MR:
-    case K_ALU8_MI:
-      setModrm(c, rec, p, 0);
-      aluRm8(
-        c,
-        (rec[p + F_PACKED] >> 8) & 7,
-        rec[p + F_KIND] === K_ALU8_MR ? c.reg8[rec[p + F_REG]] : rec[p + F_IMM],
-      );
-      return;
-    case K_TEST8_RR:
-      setLazy(c, OP_LOGIC, 0, 0, 0, c.reg8[rec[p + F_RM]] & c.reg8[rec[p + F_REG]]);
-      return;
-    case K_MOV8_RR:
-      c.reg8[rec[p + F_REG]] = c.reg8[rec[p + F_RM]];
-      return;
-    case K_MOV8_RI:
-      c.reg8[rec[p + F_REG]] = rec[p + F_IMM];
-      return;
-    case K_X87: {
-      // The escape handlers read the ModRM (and FSTENV/FSAVE the operand size) from the CPU's fields.
-      setModrm(c, rec, p, rec[p + F_IMM]);
-      c.opsize32 = c.addrsize32 = 1;
-      escapeDecoded(c, rec[p + F_REG]);
-      return;
-    }
-    case K_TEST_RR:
-      setLazy(c, OP_LOGIC, 2, 0, 0, r[rec[p + F_RM]] & r[rec[p + F_REG]]);
-      return;
-    case K_INC: {
-      const d = rec[p + F_REG];
-      const dst = r[d];
-      const res = (dst + 1) | 0;
-      r[d] = res;
-      incDecFlags(c, 2, dst, res, false);
-      return;
-    }
-    case K_DEC: {
-      const d = rec[p + F_REG];
-      const dst = r[d];
-      const res = (dst - 1) | 0;
-      r[d] = res;
-      incDecFlags(c, 2, dst, res, true);
-      return;
-    }
-    case K_PUSH:
-      // PUSH ESP pushes the value before the decrement.
-      c.push32(r[rec[p + F_REG]]);
-      return;
-    case K_POP: {
-      const v = c.read32(SS, c.getSp());
-      c.adjustSp(4);
-      r[rec[p + F_REG]] = v;
-      return;
-    }
-    // Branch targets need no CS limit check: records run only while CS is flat (limit 4 GiB).
-    case K_JCC:
-      if (testCondition(c, (rec[p + F_PACKED] >> 8) & 15)) c.eip = (c.eip + rec[p + F_IMM]) | 0;
-      return;
-    case K_JMP:
-      c.eip = (c.eip + rec[p + F_IMM]) | 0;
-      return;
-    case K_CALL: {
-      const target = (c.eip + rec[p + F_IMM]) | 0;
-      c.push32(c.eip);
-      c.eip = target;
-      return;
-    }
-    case K_RET: {
-      const target = c.read32(SS, c.getSp());
-      c.adjustSp(4);
-      c.eip = target;
-      return;
-    }
-    case K_SHIFT_RI:
-    case K_SHIFT_RCL: {
-      const count = rec[p + F_KIND] === K_SHIFT_RI ? rec[p + F_IMM] : r[ECX] & 0x1f;
-      if (count === 0) return;
-      const op = (rec[p + F_PACKED] >> 8) & 7;
-      const d = rec[p + F_RM];
-      const res = shiftCompute(c, op, 2, r[d], count);
-      r[d] = res;
-      shiftFlags(c, op, 2, res);
-      return;
-    }
-    case K_MOVZX8_R:
-      r[rec[p + F_REG]] = c.reg8[rec[p + F_RM]];
-      return;
-    case K_MOVZX16_R:
-      r[rec[p + F_REG]] = r[rec[p + F_RM]] & 0xffff;
-      return;
-    case K_MOVSX8_R:
-      r[rec[p + F_REG]] = (c.reg8[rec[p + F_RM]] << 24) >> 24;
-      return;
-    case K_MOVSX16_R:
-      r[rec[p + F_REG]] = (r[rec[p + F_RM]] << 16) >> 16;
-      return;
-    case K_MOVZX8_M:
-      r[rec[p + F_REG]] = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
-      return;
-    case K_MOVZX16_M:
-      r[rec[p + F_REG]] = c.read16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
-      return;
-    case K_MOVSX8_M:
-      r[rec[p + F_REG]] = (c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 24) >> 24;
-      return;
-    case K_MOVSX16_M:
-      r[rec[p + F_REG]] = (c.read16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 16) >> 16;
-      return;
-    case K_IMUL_RR: {
-      const d = rec[p + F_REG];
-      r[d] = imulTruncated32(c, r[d], r[rec[p + F_RM]]);
-      return;
-    }
-    case K_GROUP3_R:
-      // The handler reads its operand through the decoded ModRM: a register form names the register.
-      setModrm(c, rec, p, 0xc0 | rec[p + F_RM]);
-      group3Ev32(c, rec[p + F_REG]);
-      return;
-    case K_GROUP3_M:
-      setModrm(c, rec, p, 0);
-      group3Ev32(c, rec[p + F_REG]);
-      return;
-    case K_IMUL_RM: {
-      const d = rec[p + F_REG];
-      const src = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
-      r[d] = imulTruncated32(c, r[d], src);
-      return;
-    }
+  } catch (e) {
+    c.eip = start;
+    c.instrStart = start;
+    c.instructionCount = count;
+    throw e;
   }
+  c.eip = eip;
+  c.instructionCount = count;
+  return generic;
 }
