@@ -77,3 +77,10 @@ export const K_MOV8_RR = 45;
 export const K_MOV8_RI = 46;
 /** x87 escapes D8-DF: REG the opcode, IMM the ModRM byte. */
 export const K_X87 = 47;
+/** INC/DEC of a dword in memory (FF /0, /1): REG 0 INC, 1 DEC. */
+export const K_INCDEC_M = 48;
+// Word forms (operand-size prefix, 32-bit addresses): the low 16 bits of a 32-bit register.
+export const K_MOV16_RR = 49; // REG.w <- RM.w
+export const K_LOAD16 = 50; // REG.w <- M16
+export const K_STORE16 = 51; // M16 <- REG.w
+export const K_SHIFT16_RI = 52; // RM.w shifted, count in F_IMM

@@ -27,7 +27,7 @@ import { ALU_CMP, CS, DS, EAX, ECX, SS } from './constants.ts';
 import { reg8Index } from './reg8.ts';
 import { OP_LOGIC, setLazy, testCondition } from './flags.ts';
 import { decode, type Insn } from './jit/decoder.ts';
-import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags } from './ops/arith.ts';
+import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags, incDecRmV } from './ops/arith.ts';
 import { escapeDecoded } from './ops/x87.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
 import { CODE_PAGE_DECODED } from './memory.ts';
@@ -94,6 +94,11 @@ import {
   K_IMUL_RM,
   K_GROUP3_R,
   K_GROUP3_M,
+  K_INCDEC_M,
+  K_MOV16_RR,
+  K_LOAD16,
+  K_STORE16,
+  K_SHIFT16_RI,
 } from './decoded-format.ts';
 
 export class DecodedCache {
@@ -253,7 +258,7 @@ function classify(insn: Insn, rec: Int32Array, p: number): number {
     rec[p + F_PACKED] |= ((modrm >> 3) & 7) << 8;
     if (op === 0x83) rec[p + F_IMM] = (insn.imm << 24) >> 24;
     if (kind === K_ALU_RI) rec[p + F_REG] = modrm & 7;
-  } else if (op === 0x89 && kind === K_MOV_RR) {
+  } else if (op === 0x89 && (kind === K_MOV_RR || kind === K_MOV16_RR)) {
     rec[p + F_REG] = modrm & 7;
     rec[p + F_RM] = (modrm >> 3) & 7;
   } else if (op === 0x88 || op === 0x8a) {
@@ -280,12 +285,19 @@ function classify(insn: Insn, rec: Int32Array, p: number): number {
 
 /** The form runRecords runs `insn` in, or K_GENERIC. */
 function form(insn: Insn): number {
-  // 32-bit operands and addresses, no REP/LOCK: anything else goes the generic way.
-  if (insn.o32 !== 1 || insn.a32 !== 1 || insn.rep !== 0 || insn.lock !== 0) return K_GENERIC;
+  // 32-bit addresses, no REP/LOCK, 32-bit operands or one of the word forms: anything else goes the generic
+  // way.
+  if (insn.a32 !== 1 || insn.rep !== 0 || insn.lock !== 0) return K_GENERIC;
   const op = insn.op;
   const modrm = insn.modrm;
   const reg = (modrm >> 3) & 7;
   const mem = modrm >= 0 && modrm < 0xc0;
+  if (insn.o32 !== 1) {
+    // The word forms a kernel's decompressor runs (16-bit probabilities: loads, stores, shifts).
+    if (op === 0x89 || op === 0x8b) return mem ? (op === 0x89 ? K_STORE16 : K_LOAD16) : K_MOV16_RR;
+    if (op === 0xc1 || op === 0xd1) return mem ? K_GENERIC : K_SHIFT16_RI;
+    return K_GENERIC;
+  }
   if (op < 0x40) {
     switch (op & 7) {
       case 0:
@@ -352,6 +364,8 @@ function form(insn: Insn): number {
       return mem && reg === 0 ? K_MOV_MI : K_GENERIC;
     case 0xe8:
       return K_CALL;
+    case 0xff:
+      return mem && reg < 2 ? K_INCDEC_M : K_GENERIC;
     case 0xf7:
       // TEST (/0, /1) has an immediate the handler fetches: generic.
       return reg < 2 ? K_GENERIC : mem ? K_GROUP3_M : K_GROUP3_R;
@@ -642,6 +656,35 @@ export function runRecords(c: Cpu, end: number): boolean {
           setModrm(c, rec, p, 0xc0 | rec[p + F_RM]);
           group3Ev32(c, rec[p + F_REG]);
           break;
+        case K_INCDEC_M:
+          setModrm(c, rec, p, 0);
+          c.opsize32 = 1;
+          incDecRmV(c, rec[p + F_REG] === 1);
+          break;
+        case K_MOV16_RR: {
+          const d = rec[p + F_REG];
+          r[d] = (r[d] & ~0xffff) | (r[rec[p + F_RM]] & 0xffff);
+          break;
+        }
+        case K_LOAD16: {
+          const v = c.read16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          const d = rec[p + F_REG];
+          r[d] = (r[d] & ~0xffff) | v;
+          break;
+        }
+        case K_STORE16:
+          c.write16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), r[rec[p + F_REG]] & 0xffff);
+          break;
+        case K_SHIFT16_RI: {
+          const count = rec[p + F_IMM];
+          if (count === 0) break;
+          const op = (rec[p + F_PACKED] >> 8) & 7;
+          const d = rec[p + F_RM];
+          const res = shiftCompute(c, op, 1, r[d], count);
+          r[d] = (r[d] & ~0xffff) | res;
+          shiftFlags(c, op, 1, res);
+          break;
+        }
         case K_GROUP3_M:
           setModrm(c, rec, p, 0);
           group3Ev32(c, rec[p + F_REG]);

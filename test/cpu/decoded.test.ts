@@ -5,10 +5,11 @@
  * outside the CPU must run as rewritten (Intel SDM Vol. 3A, 8.1.3); and the forms the cache runs itself
  * must really be run from records (else the comparisons would test nothing).
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import {
   CODE,
   compareFlags,
+  DATA,
   execute,
   FLAG_SETTERS,
   INTERESTING,
@@ -29,23 +30,28 @@ function interpreter(mode: FuzzMode, code: Uint8Array, seed: number, cache: bool
   return m;
 }
 
+/** Opcodes of the forms the cache runs from records, and of their neighbours it leaves generic. */
+const FORM_OPS = [
+  0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x04, 0x0c,
+  0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x05, 0x15, 0x2d, 0x3d, 0x81, 0x83, 0x85, 0x88, 0x89, 0x8a, 0x8b, 0x8d,
+  0xa1, 0xa3, 0xc1, 0xd1, 0xd3, 0xc6, 0xc7, 0x40, 0x43, 0x47, 0x48, 0x4c, 0x4f, 0x50, 0x53, 0x56, 0x58, 0x5b,
+  0x5e, 0xb8, 0xbb, 0xbf, 0x90, 0x00, 0x02, 0x84, 0xd0, 0xf7, 0xf7, 0x08, 0x0a, 0x10, 0x1a, 0x20, 0x2a, 0x30,
+  0x38, 0x3a, 0x80, 0x82, 0x84, 0x88, 0x8a, 0xb0, 0xb4, 0xb7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
+  0xff,
+];
+/** The word forms (operand-size prefix), with FF (INC/DEC r/m) and the byte shifts next to them. */
+const WORD_FORM_OPS = [0x89, 0x8b, 0xc1, 0xd1, 0xff, 0xc0, 0xd3, 0x8d];
+
 /**
- * Instructions of the forms the cache runs from records (and their neighbours it leaves generic: 16-bit
- * operands, byte forms, LOCK/REP), with every ModRM/SIB form, segment overrides, and short forward branches.
+ * Instructions of `ops` (FF only as INC and DEC), with every ModRM/SIB form, segment overrides, other
+ * prefixes (16-bit operands in `wordShare` percent of them; addresses, LOCK, REP) and short forward branches.
  */
-function formsProgram(seed: number, count: number): Uint8Array {
+function formsProgram(seed: number, count: number, ops = FORM_OPS, wordShare = 3): Uint8Array {
   const next = rng(seed);
   const out: number[] = [];
-  const ops = [
-    0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x04,
-    0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x05, 0x15, 0x2d, 0x3d, 0x81, 0x83, 0x85, 0x88, 0x89, 0x8a,
-    0x8b, 0x8d, 0xa1, 0xa3, 0xc1, 0xd1, 0xd3, 0xc6, 0xc7, 0x40, 0x43, 0x47, 0x48, 0x4c, 0x4f, 0x50, 0x53,
-    0x56, 0x58, 0x5b, 0x5e, 0xb8, 0xbb, 0xbf, 0x90, 0x00, 0x02, 0x84, 0xd0, 0xf7, 0xf7, 0x08, 0x0a, 0x10,
-    0x1a, 0x20, 0x2a, 0x30, 0x38, 0x3a, 0x80, 0x82, 0x84, 0x88, 0x8a, 0xb0, 0xb4, 0xb7, 0xd8, 0xd9, 0xda,
-    0xdb, 0xdc, 0xdd, 0xde, 0xdf,
-  ];
   const twoByte = [0xaf, 0xb6, 0xb7, 0xbe, 0xbf];
   for (let i = 0; i < count; i++) {
+    if (next() % 100 < wordShare) out.push(0x66);
     const r = next() % 100;
     if (r < 10) out.push([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65][next() % 6]);
     else if (r < 13) out.push([0x66, 0x67, 0xf0, 0xf3][next() % 4]);
@@ -58,12 +64,13 @@ function formsProgram(seed: number, count: number): Uint8Array {
       else out.push(0xe8, ...le32(1), 0xeb, 1, 0xc3); // call l; jmp over; l: ret
       continue;
     }
-    if (next() % 5 === 0) out.push(0x0f, twoByte[next() % twoByte.length]);
-    else out.push(ops[next() % ops.length]);
-    // ModRM (any), SIB (any), then enough bytes for a disp32 and an imm32.
+    const op = next() % 5 === 0 ? -1 : ops[next() % ops.length];
+    if (op < 0) out.push(0x0f, twoByte[next() % twoByte.length]);
+    else out.push(op);
+    // ModRM (any; FF's only INC and DEC), SIB (any), then enough bytes for a disp32 and an imm32.
     const mod = [0, 1, 2, 3, 3][next() % 5] << 6;
     out.push(
-      mod | (next() & 0x3f),
+      mod | (next() & (op === 0xff ? 0x0f : 0x3f)),
       next() & 0xff,
       next() & 0x3f,
       next() & 0x03,
@@ -105,6 +112,11 @@ describe('decoded-instruction cache against decoding as it runs', () => {
         expect(compareCache(mode, formsProgram(seed, 40), seed, 400)).toBeNull();
       }
     });
+    test(`${mode}: the word forms, every ModRM and SIB`, () => {
+      for (let seed = 1; seed <= 100; seed++) {
+        expect(compareCache(mode, formsProgram(seed, 40, WORD_FORM_OPS, 70), seed, 400)).toBeNull();
+      }
+    });
   }
 
   test('every flag setter, 16 and 32 bits, then every condition', () => {
@@ -142,9 +154,12 @@ describe('decoded-instruction cache against decoding as it runs', () => {
     ]);
     const m = interpreter('flat32', code, 1, true);
     m.cpu.reg32[0] = m.cpu.reg32[3] = 0;
+    const generic = vi.spyOn(m.cpu, 'stepUnchecked');
     execute(m, 10 * n, false);
     expect(m.cpu.halted).toBe(true);
     expect(m.cpu.instructionCount).toBe(1 + 5 * n + 1);
+    // Only the HLT, and the first instruction (run before its page is known), are run the generic way.
+    expect(generic.mock.calls.length).toBeLessThanOrEqual(2);
     // Seven instructions, decoded at most once each (the first may run before its page is known): a second
     // decode would mean the records were not found again.
     expect(m.cpu.decoded.stats.decoded).toBeGreaterThanOrEqual(5);
@@ -154,6 +169,41 @@ describe('decoded-instruction cache against decoding as it runs', () => {
     execute(off, 10 * n, false);
     expect(state(m)).toBe(state(off));
   });
+});
+
+test('the word forms are run from records: a loop of 16-bit loads, stores, moves and shifts', () => {
+  // mov ecx, N; l: mov ax, [esi]; shr ax, 3; mov [esi+2], ax; mov bx, ax; rol bx, 1; inc dword [esi+4];
+  // dec dword [esi+8]; dec ecx; jnz l; hlt
+  const n = 3000;
+  const code = Uint8Array.from([
+    0xb9,
+    ...le32(n),
+    ...[0x66, 0x8b, 0x06],
+    ...[0x66, 0xc1, 0xe8, 0x03],
+    ...[0x66, 0x89, 0x46, 0x02],
+    ...[0x66, 0x89, 0xc3],
+    ...[0x66, 0xd1, 0xc3],
+    ...[0xff, 0x46, 0x04],
+    ...[0xff, 0x4e, 0x08],
+    0x49,
+    0x75,
+    0xe6,
+    0xf4,
+  ]);
+  const run = (cache: boolean) => {
+    const m = interpreter('flat32', code, 7, cache);
+    m.cpu.reg32[6] = DATA;
+    const generic = vi.spyOn(m.cpu, 'stepUnchecked');
+    execute(m, 20 * n, false);
+    expect(m.cpu.halted).toBe(true);
+    expect(m.cpu.instructionCount).toBe(1 + 9 * n + 1);
+    return { m, generic: generic.mock.calls.length };
+  };
+  const on = run(true);
+  const off = run(false);
+  expect(on.generic).toBeLessThanOrEqual(2);
+  expect(off.generic).toBe(1 + 9 * n + 1);
+  expect(state(on.m)).toBe(state(off.m));
 });
 
 describe('decoded-instruction cache: code that changes', () => {
