@@ -84,3 +84,16 @@ export const K_MOV16_RR = 49; // REG.w <- RM.w
 export const K_LOAD16 = 50; // REG.w <- M16
 export const K_STORE16 = 51; // M16 <- REG.w
 export const K_SHIFT16_RI = 52; // RM.w shifted, count in F_IMM
+// Condition forms: F_PACKED op = the condition (as K_JCC).
+export const K_SETCC_R = 53; // reg8[RM] <- condition
+export const K_SETCC_M = 54; // M8 <- condition
+export const K_CMOV_RR = 55; // REG <- RM if condition
+export const K_CMOV_RM = 56; // REG <- M if condition (M read either way)
+// TEST with an immediate (F7 /0 /1, F6 /0 /1).
+export const K_TEST_RI = 57; // RM & IMM
+export const K_TEST_MI = 58; // M & IMM
+export const K_TEST8_RI = 59; // reg8[RM] & imm8
+export const K_TEST8_MI = 60; // M8 & imm8
+export const K_LEAVE = 61;
+export const K_PUSH_I = 62; // IMM (sign-extended)
+export const K_PUSH_M = 63; // M

@@ -30,6 +30,7 @@ import { decode, type Insn } from './jit/decoder.ts';
 import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags, incDecRmV } from './ops/arith.ts';
 import { escapeDecoded } from './ops/x87.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
+import { leave } from './ops/stack.ts';
 import { CODE_PAGE_DECODED } from './memory.ts';
 import { doubleCounters } from './counters.ts';
 import {
@@ -99,6 +100,17 @@ import {
   K_LOAD16,
   K_STORE16,
   K_SHIFT16_RI,
+  K_SETCC_R,
+  K_SETCC_M,
+  K_CMOV_RR,
+  K_CMOV_RM,
+  K_TEST_RI,
+  K_TEST_MI,
+  K_TEST8_RI,
+  K_TEST8_MI,
+  K_LEAVE,
+  K_PUSH_I,
+  K_PUSH_M,
 } from './decoded-format.ts';
 
 export class DecodedCache {
@@ -279,6 +291,15 @@ function classify(insn: Insn, rec: Int32Array, p: number): number {
     rec[p + F_IMM] = op === 0xd1 ? 1 : insn.imm & 0x1f;
   } else if (op === 0x1b6 || op === 0x1be) {
     if (!mem) rec[p + F_RM] = reg8Index(modrm & 7);
+  } else if (op >= 0x190 && op <= 0x19f) {
+    rec[p + F_PACKED] |= (op & 15) << 8;
+    if (!mem) rec[p + F_RM] = reg8Index(modrm & 7);
+  } else if (op >= 0x140 && op <= 0x14f) {
+    rec[p + F_PACKED] |= (op & 15) << 8;
+  } else if (op === 0xf6) {
+    if (!mem) rec[p + F_RM] = reg8Index(modrm & 7);
+  } else if (op === 0x6a) {
+    rec[p + F_IMM] = (insn.imm << 24) >> 24;
   }
   return kind;
 }
@@ -287,8 +308,10 @@ function classify(insn: Insn, rec: Int32Array, p: number): number {
 function form(insn: Insn): number {
   // 32-bit addresses, no REP/LOCK, 32-bit operands or one of the word forms: anything else goes the generic
   // way.
-  if (insn.a32 !== 1 || insn.rep !== 0 || insn.lock !== 0) return K_GENERIC;
   const op = insn.op;
+  // PAUSE (F3 90) is a NOP (a spin-loop hint).
+  if (op === 0x90 && insn.rep === 0xf3 && insn.lock === 0) return K_NOP;
+  if (insn.a32 !== 1 || insn.rep !== 0 || insn.lock !== 0) return K_GENERIC;
   const modrm = insn.modrm;
   const reg = (modrm >> 3) & 7;
   const mem = modrm >= 0 && modrm < 0xc0;
@@ -324,6 +347,8 @@ function form(insn: Insn): number {
   if (op >= 0xb8 && op <= 0xbf) return K_MOV_RI;
   if (op >= 0xb0 && op <= 0xb7) return K_MOV8_RI;
   if (op >= 0xd8 && op <= 0xdf) return K_X87;
+  if (op >= 0x190 && op <= 0x19f) return mem ? K_SETCC_M : K_SETCC_R;
+  if (op >= 0x140 && op <= 0x14f) return mem ? K_CMOV_RM : K_CMOV_RR;
   switch (op) {
     case 0x80:
     case 0x82:
@@ -365,10 +390,16 @@ function form(insn: Insn): number {
     case 0xe8:
       return K_CALL;
     case 0xff:
-      return mem && reg < 2 ? K_INCDEC_M : K_GENERIC;
+      return mem && reg < 2 ? K_INCDEC_M : mem && reg === 6 ? K_PUSH_M : K_GENERIC;
+    case 0xf6:
+      return reg < 2 ? (mem ? K_TEST8_MI : K_TEST8_RI) : K_GENERIC;
+    case 0xc9:
+      return K_LEAVE;
+    case 0x68:
+    case 0x6a:
+      return K_PUSH_I;
     case 0xf7:
-      // TEST (/0, /1) has an immediate the handler fetches: generic.
-      return reg < 2 ? K_GENERIC : mem ? K_GROUP3_M : K_GROUP3_R;
+      return reg < 2 ? (mem ? K_TEST_MI : K_TEST_RI) : mem ? K_GROUP3_M : K_GROUP3_R;
     case 0xe9:
     case 0xeb:
       return K_JMP;
@@ -683,6 +714,64 @@ export function runRecords(c: Cpu, end: number): boolean {
           const res = shiftCompute(c, op, 1, r[d], count);
           r[d] = (r[d] & ~0xffff) | res;
           shiftFlags(c, op, 1, res);
+          break;
+        }
+        case K_SETCC_R:
+          r8[rec[p + F_RM]] = testCondition(c, (rec[p + F_PACKED] >> 8) & 15) ? 1 : 0;
+          break;
+        case K_SETCC_M:
+          c.write8(
+            (rec[p + F_PACKED] >> 4) & 7,
+            effectiveAddress(r, rec, p),
+            testCondition(c, (rec[p + F_PACKED] >> 8) & 15) ? 1 : 0,
+          );
+          break;
+        case K_CMOV_RR:
+          if (testCondition(c, (rec[p + F_PACKED] >> 8) & 15)) r[rec[p + F_REG]] = r[rec[p + F_RM]];
+          break;
+        case K_CMOV_RM: {
+          // The source is read (and may fault) whether or not the condition holds.
+          const v = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          if (testCondition(c, (rec[p + F_PACKED] >> 8) & 15)) r[rec[p + F_REG]] = v;
+          break;
+        }
+        case K_TEST_RI:
+          setLazy(c, OP_LOGIC, 2, 0, 0, r[rec[p + F_RM]] & rec[p + F_IMM]);
+          break;
+        case K_TEST_MI:
+          setLazy(
+            c,
+            OP_LOGIC,
+            2,
+            0,
+            0,
+            c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) & rec[p + F_IMM],
+          );
+          break;
+        case K_TEST8_RI:
+          setLazy(c, OP_LOGIC, 0, 0, 0, r8[rec[p + F_RM]] & rec[p + F_IMM]);
+          break;
+        case K_TEST8_MI:
+          setLazy(
+            c,
+            OP_LOGIC,
+            0,
+            0,
+            0,
+            c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) & rec[p + F_IMM],
+          );
+          break;
+        case K_LEAVE:
+          c.opsize32 = 1;
+          leave(c);
+          break;
+        case K_PUSH_I:
+          c.push32(rec[p + F_IMM]);
+          break;
+        case K_PUSH_M: {
+          // The operand's address uses ESP before the push.
+          const v = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          c.push32(v);
           break;
         }
         case K_GROUP3_M:

@@ -37,19 +37,20 @@ const FORM_OPS = [
   0xa1, 0xa3, 0xc1, 0xd1, 0xd3, 0xc6, 0xc7, 0x40, 0x43, 0x47, 0x48, 0x4c, 0x4f, 0x50, 0x53, 0x56, 0x58, 0x5b,
   0x5e, 0xb8, 0xbb, 0xbf, 0x90, 0x00, 0x02, 0x84, 0xd0, 0xf7, 0xf7, 0x08, 0x0a, 0x10, 0x1a, 0x20, 0x2a, 0x30,
   0x38, 0x3a, 0x80, 0x82, 0x84, 0x88, 0x8a, 0xb0, 0xb4, 0xb7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
-  0xff,
+  0xff, 0xf6, 0xf6, 0x68, 0x6a, 0xc9,
 ];
 /** The word forms (operand-size prefix), with FF (INC/DEC r/m) and the byte shifts next to them. */
 const WORD_FORM_OPS = [0x89, 0x8b, 0xc1, 0xd1, 0xff, 0xc0, 0xd3, 0x8d];
 
 /**
- * Instructions of `ops` (FF only as INC and DEC), with every ModRM/SIB form, segment overrides, other
+ * Instructions of `ops` (FF only as INC, DEC and PUSH), with every ModRM/SIB form, segment overrides, other
  * prefixes (16-bit operands in `wordShare` percent of them; addresses, LOCK, REP) and short forward branches.
  */
 function formsProgram(seed: number, count: number, ops = FORM_OPS, wordShare = 3): Uint8Array {
   const next = rng(seed);
   const out: number[] = [];
-  const twoByte = [0xaf, 0xb6, 0xb7, 0xbe, 0xbf];
+  // IMUL, MOVZX/MOVSX, SETcc and CMOVcc (a few conditions each).
+  const twoByte = [0xaf, 0xb6, 0xb7, 0xbe, 0xbf, 0x90, 0x93, 0x94, 0x9c, 0x9f, 0x42, 0x45, 0x47, 0x4c, 0x4e];
   for (let i = 0; i < count; i++) {
     if (next() % 100 < wordShare) out.push(0x66);
     const r = next() % 100;
@@ -67,10 +68,11 @@ function formsProgram(seed: number, count: number, ops = FORM_OPS, wordShare = 3
     const op = next() % 5 === 0 ? -1 : ops[next() % ops.length];
     if (op < 0) out.push(0x0f, twoByte[next() % twoByte.length]);
     else out.push(op);
-    // ModRM (any; FF's only INC and DEC), SIB (any), then enough bytes for a disp32 and an imm32.
+    // ModRM (any; FF's only INC, DEC and PUSH), SIB (any), then enough bytes for a disp32 and an imm32.
     const mod = [0, 1, 2, 3, 3][next() % 5] << 6;
+    const reg = op === 0xff ? [0, 1, 6][next() % 3] : next() & 7;
     out.push(
-      mod | (next() & (op === 0xff ? 0x0f : 0x3f)),
+      mod | (reg << 3) | (next() & 7),
       next() & 0xff,
       next() & 0x3f,
       next() & 0x03,
@@ -204,6 +206,50 @@ test('the word forms are run from records: a loop of 16-bit loads, stores, moves
   expect(on.generic).toBeLessThanOrEqual(2);
   expect(off.generic).toBe(1 + 9 * n + 1);
   expect(state(on.m)).toBe(state(off.m));
+});
+
+/** One instruction of each form, with operands in RAM (ESI and EBP point into the data area). */
+const SINGLE_FORMS: Record<string, number[]> = {
+  'test eax, imm32': [0xf7, 0xc0, ...le32(0x80000001)],
+  'test [esi+4], imm32': [0xf7, 0x46, 0x04, ...le32(0x00ff00ff)],
+  'test bh, imm8': [0xf6, 0xc7, 0x81],
+  'test byte [esi+1], imm8': [0xf6, 0x46, 0x01, 0x80],
+  'setb bh': [0x0f, 0x92, 0xc7],
+  'setle [esi+3]': [0x0f, 0x9e, 0x46, 0x03],
+  'cmovl eax, ebx': [0x0f, 0x4c, 0xc3],
+  'cmovbe eax, [esi+8]': [0x0f, 0x46, 0x46, 0x08],
+  leave: [0xc9],
+  'push imm32': [0x68, ...le32(0x12345678)],
+  'push imm8': [0x6a, 0xfd],
+  'push [esi+12]': [0xff, 0x76, 0x0c],
+  'push [esp+4]': [0xff, 0x74, 0x24, 0x04],
+  'inc dword [esi]': [0xff, 0x06],
+  'dec dword [esi+4]': [0xff, 0x4e, 0x04],
+  'mov ax, [esi+2]': [0x66, 0x8b, 0x46, 0x02],
+  'mov [esi+6], bx': [0x66, 0x89, 0x5e, 0x06],
+  'mov cx, dx': [0x66, 0x89, 0xd1],
+  'shr ax, 3': [0x66, 0xc1, 0xe8, 0x03],
+  'rcl bx, 1': [0x66, 0xd1, 0xd3],
+  pause: [0xf3, 0x90],
+};
+
+test.each(Object.entries(SINGLE_FORMS))('%s: run from a record, as when decoding as it runs', (_, insn) => {
+  // nop (its page's translation is not known before it runs); cmp ecx, edx (varied flags); the form; hlt.
+  const code = Uint8Array.from([0x90, 0x39, 0xd1, ...insn, 0xf4]);
+  for (let seed = 1; seed <= 12; seed++) {
+    const run = (cache: boolean) => {
+      const m = interpreter('flat32', code, seed, cache);
+      m.cpu.reg32[5] = DATA + 0x40;
+      m.cpu.reg32[6] = DATA + (seed & 3) * 0x10;
+      const generic = vi.spyOn(m.cpu, 'stepUnchecked');
+      execute(m, 10, false);
+      return { state: state(m), generic: generic.mock.calls.length };
+    };
+    const on = run(true);
+    expect(on.state).toBe(run(false).state);
+    expect(on.state).toContain('count 4 halted true');
+    expect(on.generic).toBe(2); // the nop and the hlt
+  }
 });
 
 describe('decoded-instruction cache: code that changes', () => {
