@@ -97,3 +97,17 @@ export const K_TEST8_MI = 60; // M8 & imm8
 export const K_LEAVE = 61;
 export const K_PUSH_I = 62; // IMM (sign-extended)
 export const K_PUSH_M = 63; // M
+// Control transfers and the rest.
+export const K_LOOP = 64; // E0-E3 (LOOPNE, LOOPE, LOOP, JECXZ): REG the opcode, IMM the displacement
+export const K_JMP_R = 65; // FF /4: EIP <- RM
+export const K_JMP_M = 66; // FF /4: EIP <- M
+export const K_CALL_R = 67; // FF /2
+export const K_CALL_M = 68;
+export const K_IMUL3_R = 69; // 69, 6B: REG <- RM * IMM
+export const K_IMUL3_M = 70; // REG <- M * IMM
+export const K_XCHG_RR = 71; // 87, 91-97
+export const K_XCHG_M = 72; // 87: M <-> REG
+export const K_CWDE = 73;
+export const K_CDQ = 74;
+/** MOVS, CMPS, STOS, LODS, SCAS without REP: REG the opcode, IMM the size, DISP the segment override or -1. */
+export const K_STRING = 75;

@@ -23,14 +23,15 @@
  * path: its default sizes differ and IP wraps).
  */
 import type { Cpu } from './cpu.ts';
-import { ALU_CMP, CS, DS, EAX, ECX, SS } from './constants.ts';
+import { ALU_CMP, CS, DS, EAX, ECX, EDX, SS } from './constants.ts';
 import { reg8Index } from './reg8.ts';
-import { OP_LOGIC, setLazy, testCondition } from './flags.ts';
+import { getZF, OP_LOGIC, setLazy, testCondition } from './flags.ts';
 import { decode, type Insn } from './jit/decoder.ts';
 import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags, incDecRmV } from './ops/arith.ts';
 import { escapeDecoded } from './ops/x87.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
 import { leave } from './ops/stack.ts';
+import { stringOnce32 } from './ops/string.ts';
 import { CODE_PAGE_DECODED } from './memory.ts';
 import { doubleCounters } from './counters.ts';
 import {
@@ -111,6 +112,18 @@ import {
   K_LEAVE,
   K_PUSH_I,
   K_PUSH_M,
+  K_LOOP,
+  K_JMP_R,
+  K_JMP_M,
+  K_CALL_R,
+  K_CALL_M,
+  K_IMUL3_R,
+  K_IMUL3_M,
+  K_XCHG_RR,
+  K_XCHG_M,
+  K_CWDE,
+  K_CDQ,
+  K_STRING,
 } from './decoded-format.ts';
 
 export class DecodedCache {
@@ -298,8 +311,18 @@ function classify(insn: Insn, rec: Int32Array, p: number): number {
     rec[p + F_PACKED] |= (op & 15) << 8;
   } else if (op === 0xf6) {
     if (!mem) rec[p + F_RM] = reg8Index(modrm & 7);
-  } else if (op === 0x6a) {
+  } else if (op === 0x6a || op === 0x6b) {
     rec[p + F_IMM] = (insn.imm << 24) >> 24;
+  } else if (op >= 0xe0 && op <= 0xe3) {
+    rec[p + F_REG] = op;
+    rec[p + F_IMM] = (insn.imm << 24) >> 24;
+  } else if (op >= 0x91 && op <= 0x97) {
+    rec[p + F_REG] = EAX;
+    rec[p + F_RM] = op & 7;
+  } else if (op >= 0xa4 && op <= 0xaf) {
+    rec[p + F_REG] = op;
+    rec[p + F_IMM] = op & 1 ? 4 : 1;
+    rec[p + F_DISP] = insn.seg;
   }
   return kind;
 }
@@ -319,7 +342,7 @@ function form(insn: Insn): number {
     // The word forms a kernel's decompressor runs (16-bit probabilities: loads, stores, shifts).
     if (op === 0x89 || op === 0x8b) return mem ? (op === 0x89 ? K_STORE16 : K_LOAD16) : K_MOV16_RR;
     if (op === 0xc1 || op === 0xd1) return mem ? K_GENERIC : K_SHIFT16_RI;
-    return K_GENERIC;
+    return op === 0x90 ? K_NOP : K_GENERIC;
   }
   if (op < 0x40) {
     switch (op & 7) {
@@ -390,7 +413,42 @@ function form(insn: Insn): number {
     case 0xe8:
       return K_CALL;
     case 0xff:
+      if (reg === 2) return mem ? K_CALL_M : K_CALL_R;
+      if (reg === 4) return mem ? K_JMP_M : K_JMP_R;
       return mem && reg < 2 ? K_INCDEC_M : mem && reg === 6 ? K_PUSH_M : K_GENERIC;
+    case 0xe0:
+    case 0xe1:
+    case 0xe2:
+    case 0xe3:
+      return K_LOOP;
+    case 0x69:
+    case 0x6b:
+      return mem ? K_IMUL3_M : K_IMUL3_R;
+    case 0x87:
+      return mem ? K_XCHG_M : K_XCHG_RR;
+    case 0x91:
+    case 0x92:
+    case 0x93:
+    case 0x94:
+    case 0x95:
+    case 0x96:
+    case 0x97:
+      return K_XCHG_RR;
+    case 0x98:
+      return K_CWDE;
+    case 0x99:
+      return K_CDQ;
+    case 0xa4:
+    case 0xa5:
+    case 0xa6:
+    case 0xa7:
+    case 0xaa:
+    case 0xab:
+    case 0xac:
+    case 0xad:
+    case 0xae:
+    case 0xaf:
+      return K_STRING;
     case 0xf6:
       return reg < 2 ? (mem ? K_TEST8_MI : K_TEST8_RI) : K_GENERIC;
     case 0xc9:
@@ -774,6 +832,72 @@ export function runRecords(c: Cpu, end: number): boolean {
           c.push32(v);
           break;
         }
+        case K_LOOP: {
+          const op = rec[p + F_REG];
+          let jump: boolean;
+          if (op === 0xe3) jump = r[ECX] === 0;
+          else {
+            const n = (r[ECX] - 1) | 0;
+            r[ECX] = n;
+            // LOOPE (E1) goes on while ZF = 1, LOOPNE (E0) while ZF = 0.
+            jump = n !== 0 && (op === 0xe2 || (op === 0xe1) === getZF(c));
+          }
+          if (jump) eip = (eip + rec[p + F_IMM]) | 0;
+          break;
+        }
+        case K_JMP_R:
+          eip = r[rec[p + F_RM]];
+          break;
+        case K_JMP_M:
+          eip = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          break;
+        case K_CALL_R: {
+          const target = r[rec[p + F_RM]];
+          c.push32(eip);
+          eip = target;
+          break;
+        }
+        case K_CALL_M: {
+          // The target is read (and may fault) before anything is pushed.
+          const target = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          c.push32(eip);
+          eip = target;
+          break;
+        }
+        case K_IMUL3_R:
+          r[rec[p + F_REG]] = imulTruncated32(c, r[rec[p + F_RM]], rec[p + F_IMM]);
+          break;
+        case K_IMUL3_M: {
+          const v = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+          r[rec[p + F_REG]] = imulTruncated32(c, v, rec[p + F_IMM]);
+          break;
+        }
+        case K_XCHG_RR: {
+          const a = rec[p + F_REG];
+          const b = rec[p + F_RM];
+          const v = r[a];
+          r[a] = r[b];
+          r[b] = v;
+          break;
+        }
+        case K_XCHG_M: {
+          setModrm(c, rec, p, 0);
+          const v = c.readRm32();
+          c.writeRm32(r[rec[p + F_REG]]);
+          r[rec[p + F_REG]] = v;
+          break;
+        }
+        case K_CWDE:
+          r[EAX] = (r[EAX] << 16) >> 16;
+          break;
+        case K_CDQ:
+          r[EDX] = r[EAX] >> 31;
+          break;
+        case K_STRING:
+          c.segOverride = rec[p + F_DISP];
+          stringOnce32(c, rec[p + F_REG], rec[p + F_IMM]);
+          c.segOverride = -1;
+          break;
         case K_GROUP3_M:
           setModrm(c, rec, p, 0);
           group3Ev32(c, rec[p + F_REG]);

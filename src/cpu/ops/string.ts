@@ -290,6 +290,18 @@ function stringOp(kind: number, byteSized: boolean): (c: Cpu) => void {
   };
 }
 
+/** String operations by opcode pair, from A4: MOVS, CMPS, (TEST), STOS, LODS, SCAS. */
+const KIND_BY_OPCODE = [KIND_MOVS, KIND_CMPS, -1, KIND_STOS, KIND_LODS, KIND_SCAS];
+
+/**
+ * One MOVS, CMPS, STOS, LODS or SCAS (opcode `op`, A4-AF but not A8/A9) without a REP prefix, `size`
+ * bytes, 32-bit addresses, the source segment from CPU.segOverride: the decoded-instruction cache's string
+ * form.
+ */
+export function stringOnce32(c: Cpu, op: number, size: number): void {
+  iterate(c, KIND_BY_OPCODE[(op - 0xa4) >> 1], size, 1, c.flags & FLAG_DF ? -size : size);
+}
+
 export const movsb = stringOp(KIND_MOVS, true);
 export const movsv = stringOp(KIND_MOVS, false);
 export const cmpsb = stringOp(KIND_CMPS, true);
