@@ -515,20 +515,31 @@ export function runRecords(c: Cpu, end: number): boolean {
   const r = c.reg32;
   const r8 = c.reg8;
   const rec = c.decodedRecords;
-  const segBase = c.segBase;
+  // CS cannot change while records run (far transfers are generic), nor can the code page's map but by
+  // enterDecodedPage, or a flush of the whole cache in decodeAt (which makes decodedLinear say "none").
+  const csBase = c.segBase[CS];
+  let page = c.decodedLinear;
+  let map = c.decodedMap;
   let eip = c.eip;
   let start = eip;
   let count = c.instructionCount;
   let generic = false;
   try {
     run: for (;;) {
-      const linear = (segBase[CS] + eip) | 0;
-      if ((linear & ~0xfff) !== c.decodedLinear && !c.enterDecodedPage(linear)) {
-        generic = true;
-        break;
+      const linear = (csBase + eip) | 0;
+      if ((linear & ~0xfff) !== page) {
+        if (!c.enterDecodedPage(linear)) {
+          generic = true;
+          break;
+        }
+        page = c.decodedLinear;
+        map = c.decodedMap;
       }
-      let index = c.decodedMap[linear & 0xfff];
-      if (index === 0) index = c.decoded.decodeAt(c.decodedMap, c.decodedPhys | (linear & 0xfff), eip);
+      let index = map[linear & 0xfff];
+      if (index === 0) {
+        index = c.decoded.decodeAt(map, c.decodedPhys | (linear & 0xfff), eip);
+        page = c.decodedLinear;
+      }
       const p = index << RECORD_SHIFT;
       start = eip;
       eip = (eip + rec[p + F_LENGTH]) | 0;
