@@ -23,9 +23,23 @@
  * path: its default sizes differ and IP wraps).
  */
 import type { Cpu } from './cpu.ts';
-import { ALU_CMP, CS, DS, EAX, ECX, EDX, SS } from './constants.ts';
+import {
+  ALU_ADD,
+  ALU_AND,
+  ALU_CMP,
+  ALU_OR,
+  ALU_SUB,
+  ALU_XOR,
+  CS,
+  DS,
+  EAX,
+  ECX,
+  EDX,
+  SS,
+} from './constants.ts';
 import { reg8Index } from './reg8.ts';
-import { getZF, OP_LOGIC, setLazy, testCondition } from './flags.ts';
+import { ARITH_FLAGS, getZF, OP_ADD, OP_LOGIC, OP_SUB, setLazy, testCondition } from './flags.ts';
+import { TLB_MASK } from './paging.ts';
 import { decode, type Insn } from './jit/decoder.ts';
 import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags, incDecRmV } from './ops/arith.ts';
 import { escapeDecoded } from './ops/x87.ts';
@@ -518,6 +532,15 @@ export function runRecords(c: Cpu, end: number): boolean {
   // CS cannot change while records run (far transfers are generic), nor can the code page's map but by
   // enterDecodedPage, or a flush of the whole cache in decodeAt (which makes decodedLinear say "none").
   const csBase = c.segBase[CS];
+  const segBase = c.segBase;
+  const segLimit = c.segLimit;
+  const segFlags = c.segFlags;
+  const mmu = c.mmu;
+  const tlbTag = mmu.tag;
+  const tlbBits = mmu.bits;
+  const tlbPhys = mmu.phys;
+  const ram = mmu.ram;
+  const ram32 = mmu.ram32;
   let page = c.decodedLinear;
   let map = c.decodedMap;
   let eip = c.eip;
@@ -555,12 +578,57 @@ export function runRecords(c: Cpu, end: number): boolean {
         case K_MOV_RI:
           r[rec[p + F_REG]] = rec[p + F_IMM];
           break;
-        case K_LOAD32:
-          r[rec[p + F_REG]] = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+        // The commonest memory forms with the TLB hit in place (the test the block compiler's inline accesses
+        // make: a plain segment whose limit covers the four bytes, a TLB entry with the rights, the bytes on
+        // one page); anything else through the CPU's helpers, which fault, walk or go to MMIO.
+        case K_LOAD32: {
+          const seg = (rec[p + F_PACKED] >> 4) & 7;
+          const off = effectiveAddress(r, rec, p);
+          const lin = (segBase[seg] + off) | 0;
+          const t = (lin >>> 12) & TLB_MASK;
+          if (
+            tlbTag[t] === lin >>> 12 &&
+            (tlbBits[t] & mmu.readBit) !== 0 &&
+            (lin & 0xfff) <= 0xffc &&
+            segFlags[seg] === 0 &&
+            off >>> 0 <= segLimit[seg] &&
+            (segLimit[seg] - off) >>> 0 >= 3
+          ) {
+            const a = tlbPhys[t] + (lin & 0xfff);
+            r[rec[p + F_REG]] =
+              (a & 3) === 0
+                ? ram32[a >> 2]
+                : ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
+          } else r[rec[p + F_REG]] = c.read32(seg, off);
           break;
-        case K_STORE32:
-          c.write32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), r[rec[p + F_REG]]);
+        }
+        case K_STORE32: {
+          const seg = (rec[p + F_PACKED] >> 4) & 7;
+          const off = effectiveAddress(r, rec, p);
+          const v = r[rec[p + F_REG]];
+          const lin = (segBase[seg] + off) | 0;
+          const t = (lin >>> 12) & TLB_MASK;
+          // Code pages never have the write right in the TLB: writes to them take the helper, which drops
+          // the records (and compiled code) they overlap.
+          if (
+            tlbTag[t] === lin >>> 12 &&
+            (tlbBits[t] & mmu.writeBit) !== 0 &&
+            (lin & 0xfff) <= 0xffc &&
+            segFlags[seg] === 0 &&
+            off >>> 0 <= segLimit[seg] &&
+            (segLimit[seg] - off) >>> 0 >= 3
+          ) {
+            const a = tlbPhys[t] + (lin & 0xfff);
+            if ((a & 3) === 0) ram32[a >> 2] = v;
+            else {
+              ram[a] = v;
+              ram[a + 1] = v >> 8;
+              ram[a + 2] = v >> 16;
+              ram[a + 3] = v >> 24;
+            }
+          } else c.write32(seg, off, v);
           break;
+        }
         case K_LOAD8:
           r8[rec[p + F_REG]] = c.read8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
           break;
@@ -576,17 +644,32 @@ export function runRecords(c: Cpu, end: number): boolean {
         case K_LEA:
           r[rec[p + F_REG]] = effectiveAddress(r, rec, p);
           break;
-        case K_ALU_RR: {
-          const op = (rec[p + F_PACKED] >> 8) & 7;
-          const d = rec[p + F_REG];
-          const res = alu(c, op, 2, r[d], r[rec[p + F_RM]]);
-          if (op !== ALU_CMP) r[d] = res;
-          break;
-        }
+        case K_ALU_RR:
         case K_ALU_RI: {
+          // ADD, SUB, CMP and the logical operations in place, their flags recorded as setLazy records them
+          // (alu's aluFlags); ADC and SBB, which read CF, through alu.
           const op = (rec[p + F_PACKED] >> 8) & 7;
           const d = rec[p + F_REG];
-          const res = alu(c, op, 2, r[d], rec[p + F_IMM]);
+          const dst = r[d];
+          const src = rec[p + F_KIND] === K_ALU_RR ? r[rec[p + F_RM]] : rec[p + F_IMM];
+          let res: number;
+          if (op === ALU_ADD || op === ALU_SUB || op === ALU_CMP) {
+            res = op === ALU_ADD ? (dst + src) | 0 : (dst - src) | 0;
+            c.lazyOp = op === ALU_ADD ? OP_ADD : OP_SUB;
+            c.lazyDst = dst;
+            c.lazySrc = src;
+          } else if (op === ALU_AND || op === ALU_OR || op === ALU_XOR) {
+            res = op === ALU_AND ? dst & src : op === ALU_OR ? dst | src : dst ^ src;
+            c.lazyOp = OP_LOGIC;
+            c.lazyDst = 0;
+            c.lazySrc = 0;
+          } else {
+            r[d] = alu(c, op, 2, dst, src);
+            break;
+          }
+          c.lazySize = 2;
+          c.lazyRes = res;
+          c.lazyFlags = ARITH_FLAGS;
           if (op !== ALU_CMP) r[d] = res;
           break;
         }

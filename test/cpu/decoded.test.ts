@@ -10,6 +10,7 @@ import {
   CODE,
   compareFlags,
   DATA,
+  GDT,
   execute,
   FLAG_SETTERS,
   INTERESTING,
@@ -282,6 +283,83 @@ test.each(Object.entries(SINGLE_FORMS))('%s: run from a record, as when decoding
     expect(on.state).toBe(run(false).state);
     expect(on.state).toContain('count 4 halted true');
     expect(on.generic).toBe(2); // the nop and the hlt
+  }
+});
+
+test('32-bit loads and stores at the edges of the fast path: segment limit, page end, rights', () => {
+  const disp = (v: number) => le32(v);
+  const reloadFs = [0x66, 0xb8, 0x18, 0x00, 0x8e, 0xe0]; // mov ax, 0x18; mov fs, ax
+  // [what, mode, instructions, whether the last one faults]. Each case first touches the page its last
+  // access uses, so that the TLB holds it and only the other conditions can send the access to the helper.
+  const cases: Array<[string, 'flat32' | 'paged32', number[], boolean]> = [
+    // FS: base 0x20000, limit 0xFFFF (jit-fuzz.ts).
+    [
+      'load, last dword inside the limit',
+      'flat32',
+      [0x64, 0x8b, 0x05, ...disp(0xfff0), 0x64, 0x8b, 0x05, ...disp(0xfffc)],
+      false,
+    ],
+    [
+      'load across the limit',
+      'flat32',
+      [0x64, 0x8b, 0x05, ...disp(0xfff0), 0x64, 0x8b, 0x05, ...disp(0xfffd)],
+      true,
+    ],
+    // FS reloaded after its limit was made 0xFFFE (see below): the dword at 0xFFFC stays on its page.
+    [
+      'load across a limit inside a page',
+      'flat32',
+      [...reloadFs, 0x64, 0x8b, 0x05, ...disp(0xfff0), 0x64, 0x8b, 0x05, ...disp(0xfffc)],
+      true,
+    ],
+    [
+      'store across the limit',
+      'flat32',
+      [0x64, 0x89, 0x05, ...disp(0xfff0), 0x64, 0x89, 0x05, ...disp(0xffff)],
+      true,
+    ],
+    // Linear 0x30000 through DS, then the same linear address as FS:0x10000, past FS's limit.
+    [
+      'load past the limit',
+      'flat32',
+      [0x8b, 0x05, ...disp(0x30000), 0x64, 0x8b, 0x05, ...disp(0x10000)],
+      true,
+    ],
+    // CS is not writable: a store through it faults though DS may write the same place.
+    ['store through CS', 'flat32', [0x89, 0x05, ...disp(0x30000), 0x2e, 0x89, 0x05, ...disp(0x30000)], true],
+    // Page 0x2A is mapped, 0x2B not: a dword that starts on 0x2A and ends on 0x2B.
+    [
+      'load across into a missing page',
+      'paged32',
+      [0x8b, 0x05, ...disp(0x2aff0), 0x8b, 0x05, ...disp(0x2affe)],
+      true,
+    ],
+    [
+      'store across into a missing page',
+      'paged32',
+      [0x89, 0x05, ...disp(0x2aff0), 0x89, 0x05, ...disp(0x2affd)],
+      true,
+    ],
+    // Page 0x23 is read-only: a read fills the TLB with the read right only; the store then faults.
+    [
+      'store to a read-only page',
+      'paged32',
+      [0x8b, 0x05, ...disp(0x23000), 0x89, 0x05, ...disp(0x23004)],
+      true,
+    ],
+  ];
+  for (const [name, mode, insns, faults] of cases) {
+    const code = Uint8Array.from([0x90, ...insns, 0xf4]);
+    const run = (cache: boolean) => {
+      const m = interpreter(mode, code, 3, cache);
+      if (insns[0] === reloadFs[0]) m.memory.write32(GDT + 24, 0x0000fffe);
+      execute(m, 20, false);
+      return m;
+    };
+    const on = run(true);
+    expect(state(on), name).toBe(state(run(false)));
+    // A fault ends at its handler's HLT, not the program's.
+    expect(on.cpu.eip !== CODE + code.length, name).toBe(faults);
   }
 });
 

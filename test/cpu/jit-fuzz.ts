@@ -32,7 +32,7 @@ export const DATA = 0x20000;
 export const STACK_TOP = 0x3f000;
 /** Exception handlers: one HLT per vector, at HANDLERS + vector. */
 export const HANDLERS = 0x500;
-const GDT = 0x1000;
+export const GDT = 0x1000;
 const IDT = 0x2000;
 const PAGE_DIR = 0x40000;
 export const PAGE_TABLE = 0x41000;
