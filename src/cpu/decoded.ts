@@ -343,11 +343,11 @@ function classify(insn: Insn, rec: Int32Array, p: number): number {
 
 /** The form runRecords runs `insn` in, or K_GENERIC. */
 function form(insn: Insn): number {
-  // 32-bit addresses, no REP/LOCK, 32-bit operands or one of the word forms: anything else goes the generic
-  // way.
   const op = insn.op;
   // PAUSE (F3 90) is a NOP (a spin-loop hint).
   if (op === 0x90 && insn.rep === 0xf3 && insn.lock === 0) return K_NOP;
+  // 32-bit addresses, no REP/LOCK, 32-bit operands or one of the word forms: anything else goes the generic
+  // way.
   if (insn.a32 !== 1 || insn.rep !== 0 || insn.lock !== 0) return K_GENERIC;
   const modrm = insn.modrm;
   const reg = (modrm >> 3) & 7;
@@ -578,9 +578,10 @@ export function runRecords(c: Cpu, end: number): boolean {
         case K_MOV_RI:
           r[rec[p + F_REG]] = rec[p + F_IMM];
           break;
-        // The commonest memory forms with the TLB hit in place (the test the block compiler's inline accesses
-        // make: a plain segment whose limit covers the four bytes, a TLB entry with the rights, the bytes on
-        // one page); anything else through the CPU's helpers, which fault, walk or go to MMIO.
+        // The commonest memory forms with the TLB hit in place: the test of jit/runtime.ts rd32/wr32 (a plain
+        // segment whose limit covers the four bytes, a TLB entry with the right, the bytes on one page),
+        // written out here because calling those helpers from this loop was 15-25% slower on a memory loop;
+        // keep the copies in step. Anything else through the CPU's helpers (faults, walks, code pages, MMIO).
         case K_LOAD32: {
           const seg = (rec[p + F_PACKED] >> 4) & 7;
           const off = effectiveAddress(r, rec, p);
@@ -647,7 +648,8 @@ export function runRecords(c: Cpu, end: number): boolean {
         case K_ALU_RR:
         case K_ALU_RI: {
           // ADD, SUB, CMP and the logical operations in place, their flags recorded as setLazy records them
-          // (alu's aluFlags); ADC and SBB, which read CF, through alu.
+          // (alu's aluFlags; a call of alu here was markedly slower on a register loop, V8 not inlining it
+          // into this function); ADC and SBB, which read CF, through alu.
           const op = (rec[p + F_PACKED] >> 8) & 7;
           const d = rec[p + F_REG];
           const dst = r[d];
