@@ -27,6 +27,11 @@ export interface RunSample {
   check?: string;
   /** Why it did not finish, or what it reached. */
   message?: string;
+  /**
+   * visor86: seconds its worker spent on the interpreter's warm-up (src/machine/warm-up.ts) before the
+   * machine was built, as the page's VM workers and the CLI do; not part of `seconds`.
+   */
+  warmUpSeconds?: number;
 }
 
 /** All runs of one workload on one engine, summarised. */

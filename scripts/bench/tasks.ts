@@ -42,6 +42,8 @@ export interface TaskResult {
   check?: string;
   /** busybox: the timed steps that completed, by name, and "total" (ready to done). */
   steps?: Record<string, StepTiming>;
+  /** visor86: seconds its worker spent on the interpreter's warm-up before the machine was built (untimed). */
+  warmUpSeconds?: number;
 }
 
 export type WorkerMessage =

@@ -29,6 +29,8 @@ import type { MediaRef, SnapshotConfig } from './snapshot.ts';
 import type { FileBlockDevice } from './media.ts';
 import { MAX_DISKS, MAX_FLOPPIES, UsageError } from './options.ts';
 import type { RunOptions } from './options.ts';
+import { warmUpInterpreter } from '../machine/warm-up.ts';
+import { DEFAULT_LINUX_CMDLINE } from '../host/protocol.ts';
 
 /** A readable stdin, possibly a TTY (raw mode is used when it is). */
 export type CliInput = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
@@ -74,6 +76,8 @@ export async function runVm(options: RunOptions, io: CliIo): Promise<number> {
     }
     throw e;
   }
+  // Once the options and files proved good (a bad one is refused at once): see machine/warm-up.ts.
+  warmUpInterpreter();
   try {
     return await runner.run();
   } finally {
@@ -582,7 +586,8 @@ function bootKernel(
   cmdline: string | undefined,
 ): void {
   if (isLinuxKernel(kernel)) {
-    bootLinux(pc, kernel, { initrd, cmdline });
+    // Without a command line the kernel writes to the VGA screen only, which this runner does not show.
+    bootLinux(pc, kernel, { initrd, cmdline: cmdline ?? DEFAULT_LINUX_CMDLINE });
   } else {
     bootMultiboot(pc, kernel, {
       cmdline: cmdline ?? '',
