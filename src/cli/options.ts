@@ -48,7 +48,8 @@ output to COM1.
 Options:
   --kernel FILE             boot a Linux bzImage or a Multiboot kernel directly (no firmware)
   --initrd FILE             initial ramdisk for --kernel (Multiboot: module 0)
-  --append TEXT             kernel command line
+  --append TEXT             kernel command line (Linux default: "console=ttyS0 tsc=reliable", so
+                            that its messages and shell reach COM1)
   --memory MIB              RAM in MiB, ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB} (default ${DEFAULT_MEMORY_MIB})
   --disk FILE               hard disk image (again for the next drive, up to ${MAX_DISKS})
   --floppy FILE             floppy image for drive A: (again for B:)

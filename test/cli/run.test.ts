@@ -78,6 +78,12 @@ describe('visor86 run --kernel', () => {
     );
   });
 
+  it('gives a bzImage without --append the command line that sends Linux to COM1', async () => {
+    const r = await run(['run', '--kernel', BZIMAGE]);
+    expect(r.status).toBe(33);
+    expect(r.stdout).toContain('cmdline=console=ttyS0 tsc=reliable\n');
+  });
+
   it('boots a Multiboot kernel: --append is its command line, --initrd module 0', async () => {
     const initrd = tmp('module.bin');
     writeFileSync(initrd, 'MODULE-0-DATA');
