@@ -1,7 +1,7 @@
 /**
  * CPU throughput benchmark: MIPS on a few workloads, with the JIT tier on and off.
  *
- *   npm run bench:cpu -- [--jit=on|off|both] [--only=name,name] [--linux=N]
+ *   npm run bench:cpu -- [--jit=on|off|both] [--only=name,name] [--linux=N] [--warm-up]
  *
  * Always measure bundled: under tsx or vitest every module import goes through a getter and the CPU runs
  * several times slower, which says nothing about the emulator. The npm script bundles with --minify-syntax,
@@ -11,6 +11,8 @@
  * Workloads: two tight loops (registers only; loads and stores), images/bench/bench.bin (sieve, CRC-32,
  * sorting, string ops, mul/div, branches), the CPU test programs in test/guests/build (one after another),
  * and, when images/linux/bzImage exists, the first N instructions of a Linux boot (the kernel decompressor).
+ * Each workload runs in a fresh machine, but in one process: V8 has optimised the emulator by the second.
+ * --warm-up runs the interpreter's warm-up (src/machine/warm-up.ts) first, as a VM's worker does.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ import { bootMultiboot } from '../src/machine/multiboot.ts';
 import { bootLinux } from '../src/machine/linux-boot.ts';
 import { enterFlatProtectedMode } from '../src/machine/boot-state.ts';
 import { ESP } from '../src/cpu/constants.ts';
+import { warmUpInterpreter } from '../src/machine/warm-up.ts';
 
 const ROOT = process.cwd(); // run from the repository root
 const args = new Map(
@@ -185,6 +188,10 @@ const WORKLOADS: Array<[string, (mode: 'off' | 'on') => Result | null]> = [
   ['linux', linux],
 ];
 
+if (args.has('warm-up')) {
+  const w = warmUpInterpreter();
+  console.log(`warm-up: ${w.instructions} instructions in ${w.milliseconds.toFixed(0)} ms`);
+}
 console.log('workload     jit   instructions        ms     MIPS  check');
 for (const [name, fn] of WORKLOADS) {
   if (only && !only.includes(name)) continue;
