@@ -38,7 +38,21 @@ import {
   SS,
 } from './constants.ts';
 import { reg8Index } from './reg8.ts';
-import { ARITH_FLAGS, getZF, OP_ADD, OP_LOGIC, OP_SUB, setLazy, testCondition } from './flags.ts';
+import {
+  ARITH_FLAGS,
+  FLAG_AF,
+  FLAG_CF,
+  FLAG_OF,
+  FLAG_PF,
+  FLAG_SF,
+  FLAG_ZF,
+  getZF,
+  OP_ADD,
+  OP_LOGIC,
+  OP_SUB,
+  setLazy,
+  testCondition,
+} from './flags.ts';
 import { TLB_MASK } from './paging.ts';
 import { decode, type Insn } from './jit/decoder.ts';
 import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags, incDecRmV } from './ops/arith.ts';
@@ -774,9 +788,42 @@ export function runRecords(c: Cpu, end: number): boolean {
           if (count === 0) break;
           const op = (rec[p + F_PACKED] >> 8) & 7;
           const d = rec[p + F_RM];
-          const res = shiftCompute(c, op, 2, r[d], count);
+          const dst = r[d];
+          if (op < 4) {
+            // Rotates (RCL and RCR read CF) through the helpers.
+            const res = shiftCompute(c, op, 2, dst, count);
+            r[d] = res;
+            shiftFlags(c, op, 2, res);
+            break;
+          }
+          // SHL (/4, /6), SHR, SAR by 1-31 in place: the values of ops/shift.ts shiftCompute for 32 bits
+          // (OF as it computes it for any count), flags recorded as shiftFlags' setResultFlags records them;
+          // calling the helpers was 7% of the bench guest. Keep the copies in step.
+          let res: number;
+          let cf: number;
+          let of: number;
+          if (op === 5) {
+            res = dst >>> count;
+            cf = (dst >>> (count - 1)) & 1;
+            of = count === 1 ? dst >>> 31 : 0;
+          } else if (op === 7) {
+            res = dst >> count;
+            cf = (dst >> (count - 1)) & 1;
+            of = 0;
+          } else {
+            res = dst << count;
+            cf = (dst >>> (32 - count)) & 1;
+            of = (res >>> 31) ^ cf;
+          }
           r[d] = res;
-          shiftFlags(c, op, 2, res);
+          c.lazyOp = OP_LOGIC;
+          c.lazySize = 2;
+          c.lazyDst = 0;
+          c.lazySrc = 0;
+          c.lazyRes = res;
+          c.lazyFlags = FLAG_PF | FLAG_ZF | FLAG_SF;
+          c.flags =
+            (c.flags & ~(FLAG_CF | FLAG_OF | FLAG_AF)) | (cf !== 0 ? FLAG_CF : 0) | (of !== 0 ? FLAG_OF : 0);
           break;
         }
         case K_MOVZX8_M:
