@@ -527,9 +527,13 @@ function mulHigh32(a: number, b: number, signed: boolean): number {
 
 /** The 32-bit truncated signed product of IMUL r, r/m (and imm): returns it and records the flags. */
 export function imulTruncated32(c: Cpu, a: number, b: number): number {
-  const hi = mulHigh32Of(c, a, b, true);
-  const lo = c.mulLow;
-  const overflow = hi !== lo >> 31;
+  a |= 0;
+  b |= 0;
+  const lo = Math.imul(a, b);
+  // CF = OF = the product does not fit in 32 bits. The double product is exact up to 2^53 and at least 2^31
+  // in magnitude beyond, so it equals the truncated one exactly when the product fits (no high half needed;
+  // the block compiler's imulTruncated tests the same product's range).
+  const overflow = a * b !== lo;
   setResultFlags(c, 2, lo, +overflow, +overflow, 0);
   return lo;
 }
