@@ -286,7 +286,7 @@ test.each(Object.entries(SINGLE_FORMS))('%s: run from a record, as when decoding
   }
 });
 
-test('32-bit loads and stores at the edges of the fast path: segment limit, page end, rights', () => {
+test('loads and stores at the edges of the fast path: segment limit, page end, rights', () => {
   const disp = (v: number) => le32(v);
   const reloadFs = [0x66, 0xb8, 0x18, 0x00, 0x8e, 0xe0]; // mov ax, 0x18; mov fs, ax
   // [what, mode, instructions, whether the last one faults]. Each case first touches the page its last
@@ -345,6 +345,66 @@ test('32-bit loads and stores at the edges of the fast path: segment limit, page
       'store to a read-only page',
       'paged32',
       [0x8b, 0x05, ...disp(0x23000), 0x89, 0x05, ...disp(0x23004)],
+      true,
+    ],
+    // Bytes (MOV r8, MOVZX, MOV m8 from a register and an immediate), the values read and written in place.
+    [
+      'bytes on a page the TLB holds',
+      'flat32',
+      [
+        ...[0x8b, 0x05, ...disp(0x30000)], // mov eax, [0x30000]
+        ...[0x88, 0x1d, ...disp(0x30001)], // mov [0x30001], bl
+        ...[0x88, 0x3d, ...disp(0x30002)], // mov [0x30002], bh
+        ...[0x8a, 0x0d, ...disp(0x30003)], // mov cl, [0x30003]
+        ...[0x8a, 0x2d, ...disp(0x30001)], // mov ch, [0x30001]
+        ...[0x0f, 0xb6, 0x15, ...disp(0x30002)], // movzx edx, byte [0x30002]
+        ...[0xc6, 0x05, ...disp(0x30005), 0x77], // mov byte [0x30005], 0x77
+        ...[0x0f, 0xb6, 0x35, ...disp(0x30005)], // movzx esi, byte [0x30005]
+        ...[0x8a, 0x05, ...disp(0x30fff)], // mov al, [0x30fff] (a page's last byte)
+      ],
+      false,
+    ],
+    [
+      "byte load, the limit's last byte",
+      'flat32',
+      [0x64, 0x8b, 0x05, ...disp(0xfff0), 0x64, 0x8a, 0x05, ...disp(0xffff)],
+      false,
+    ],
+    [
+      'byte load past the limit',
+      'flat32',
+      [0x8b, 0x05, ...disp(0x30000), 0x64, 0x0f, 0xb6, 0x05, ...disp(0x10000)],
+      true,
+    ],
+    [
+      'byte store past the limit',
+      'flat32',
+      [0x8b, 0x05, ...disp(0x30000), 0x64, 0x88, 0x05, ...disp(0x10000)],
+      true,
+    ],
+    [
+      'byte immediate store past the limit',
+      'flat32',
+      [0x8b, 0x05, ...disp(0x30000), 0x64, 0xc6, 0x05, ...disp(0x10000), 0x12],
+      true,
+    ],
+    [
+      'byte store through CS',
+      'flat32',
+      [0x88, 0x05, ...disp(0x30000), 0x2e, 0x88, 0x05, ...disp(0x30000)],
+      true,
+    ],
+    // A null selector in DS makes it unusable: a load through it faults though the TLB holds the page.
+    [
+      'byte load through a null DS',
+      'flat32',
+      [0x8b, 0x05, ...disp(0x30000), 0x31, 0xc0, 0x8e, 0xd8, 0x8a, 0x0d, ...disp(0x30000)],
+      true,
+    ],
+    [
+      'byte store to a read-only page',
+      'paged32',
+      [0x8b, 0x05, ...disp(0x23000), 0x88, 0x05, ...disp(0x23004)],
       true,
     ],
   ];
