@@ -76,9 +76,9 @@ export async function runVm(options: RunOptions, io: CliIo): Promise<number> {
     }
     throw e;
   }
-  // Once the options and files proved good (a bad one is refused at once): see machine/warm-up.ts.
-  warmUpInterpreter();
   try {
+    // Once the options and files proved good (a bad one is refused at once): see machine/warm-up.ts.
+    warmUp(io);
     return await runner.run();
   } finally {
     runner.dispose();
@@ -578,6 +578,15 @@ class VmRunner {
 }
 
 /** Loads a Linux bzImage or a Multiboot kernel (with its initrd as module 0) and points the CPU at it. */
+/** The interpreter's warm-up. Its failure would be a bug of the emulator's: said, but the VM still runs. */
+function warmUp(io: CliIo): void {
+  try {
+    warmUpInterpreter();
+  } catch (e) {
+    io.stderr.write(`visor86: note: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
+}
+
 function bootKernel(
   pc: Pc,
   kernel: Uint8Array,

@@ -42,4 +42,9 @@ const runner = new VmRunner(env);
 scope.onmessage = (event: MessageEvent<HostToVm>) => runner.handle(event.data);
 // Before the first message is handled (the page's commands wait in the queue meanwhile): tens of
 // milliseconds here save the guest's first second from running at a fraction of its speed (warm-up.ts).
-warmUpInterpreter();
+// Its failure would be a bug of the emulator's: said on the console, but the VM still runs.
+try {
+  warmUpInterpreter();
+} catch (e) {
+  console.warn(`visor86: ${e instanceof Error ? e.message : String(e)}`);
+}
