@@ -14,9 +14,9 @@ export const WARM_UP_ADDRESS = 0x100000;
 /** The program ends by HLT long before this; a bound in case an emulator change breaks it. */
 const MAX_INSTRUCTIONS = 5_000_000;
 /**
- * Instructions per run() call. Short: the engine then compiles the interpreter's loop as a function entered
- * at its top, the code every later call uses, rather than only a copy entered in the middle of a running
- * loop (on-stack replacement), which it kept using for seconds, at half the speed, in the bench guest.
+ * Instructions per run() call. Short, so that the interpreter's loop is entered anew hundreds of times and
+ * the engine compiles it as a function entered at its top (the code every later call uses), not only as a
+ * copy entered in the middle of a running loop (on-stack replacement).
  */
 const SLICE = 64;
 
