@@ -1,7 +1,7 @@
 /**
  * CPU throughput benchmark: MIPS on a few workloads, with the JIT tier on and off.
  *
- *   npm run bench:cpu -- [--jit=on|off|both] [--only=name,name] [--linux=N] [--warm-up]
+ *   npm run bench:cpu -- [--jit=on|off|both] [--only=name,name] [--linux=N] [--iterations=N] [--warm-up]
  *
  * Always measure bundled: under tsx or vitest every module import goes through a getter and the CPU runs
  * several times slower, which says nothing about the emulator. The npm script bundles with --minify-syntax,
@@ -9,7 +9,7 @@
  * loads from the module's context, 5-10% of the interpreter's time.
  *
  * Workloads: two tight loops (registers only; loads and stores), images/bench/bench.bin (sieve, CRC-32,
- * sorting, string ops, mul/div, branches), the CPU test programs in test/guests/build (one after another),
+ * sorting, string ops, mul/div, branches; --iterations rounds, 4 by default), the CPU test programs in test/guests/build (one after another),
  * and, when images/linux/bzImage exists, the first N instructions of a Linux boot (the kernel decompressor).
  * Each workload runs in a fresh machine, but in one process: V8 has optimised the emulator by the second.
  * --warm-up runs the interpreter's warm-up (src/machine/warm-up.ts) first, as a VM's worker does.
@@ -34,6 +34,7 @@ const jitArg = args.get('jit') ?? 'both';
 const modes: Array<'off' | 'on'> = jitArg === 'both' ? ['off', 'on'] : [jitArg as 'off' | 'on'];
 const only = args.get('only')?.split(',');
 const linuxInstructions = Number(args.get('linux') ?? 400_000_000);
+const benchIterations = Number(args.get('iterations') ?? 4);
 
 interface Result {
   instructions: number;
@@ -123,7 +124,7 @@ function multiboot(mode: 'off' | 'on', image: Uint8Array, budget: number): Resul
 function benchImage(mode: 'off' | 'on'): Result {
   const image = new Uint8Array(readFileSync(join(ROOT, 'images/bench/bench.bin')));
   const marker = Buffer.from(image).indexOf('BENCH-ITERATIONS');
-  new DataView(image.buffer).setUint32(marker + 16, 4, true);
+  new DataView(image.buffer).setUint32(marker + 16, benchIterations, true);
   const r = multiboot(mode, image, 4_000_000_000);
   const sums = r.output
     .split('\n')

@@ -151,7 +151,7 @@ export class Cpu {
    * the cached code page, by every CS load, by a flush of the cache and at the start of run().
    */
   decodedLinear = 1;
-  decodedMap: Int32Array;
+  decodedMap = 0;
   decodedPhys = 0;
   /** The decoded-instruction cache's records (DecodedCache.records). */
   readonly decodedRecords: Int32Array;
@@ -249,7 +249,6 @@ export class Cpu {
     this.jit = new Jit(this);
     this.decoded = new DecodedCache(this);
     this.decodedRecords = this.decoded.records;
-    this.decodedMap = this.decoded.records;
     this.reset();
   }
 

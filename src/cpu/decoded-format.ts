@@ -22,6 +22,8 @@ export const F_IMM = 7;
 export const MAX_RECORDS = 1 << 17;
 /** Pages with a slot map kept before the whole cache is dropped (16 KiB each). */
 export const MAX_PAGES = 1024;
+/** Where the slot maps start in DecodedCache.records: after the records, MAX_RECORDS * STRIDE. */
+export const MAP_BASE = 1 << 20;
 /** Record index of the shared "generic" record (index 0 in a slot map means "not decoded yet"). */
 export const GENERIC_INDEX = 1;
 

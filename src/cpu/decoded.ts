@@ -35,6 +35,7 @@ import {
   EAX,
   ECX,
   EDX,
+  ESP,
   SS,
 } from './constants.ts';
 import { reg8Index } from './reg8.ts';
@@ -55,6 +56,7 @@ import {
 } from './flags.ts';
 import { TLB_MASK } from './paging.ts';
 import { decode, type Insn } from './jit/decoder.ts';
+import { BUDGET_MAX } from './jit/tuning.ts';
 import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags, incDecRmV } from './ops/arith.ts';
 import { escapeDecoded } from './ops/x87.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
@@ -75,6 +77,7 @@ import {
   RECORD_SHIFT,
   MAX_RECORDS,
   MAX_PAGES,
+  MAP_BASE,
   GENERIC_INDEX,
   K_GENERIC,
   K_NOP,
@@ -164,10 +167,19 @@ export class DecodedCache {
     this.cpu.decodedLinear = 1;
   }
   private enabledFlag = true;
-  /** The records, STRIDE fields each; record 0 is unused, record 1 is the shared generic one. */
-  readonly records = new Int32Array(MAX_RECORDS * STRIDE);
-  /** Per RAM page: record index by offset in the page (0: not decoded), or null. */
-  readonly maps: Array<Int32Array | null>;
+  /**
+   * The records, STRIDE fields each (record 0 is unused, record 1 is the shared generic one), then the slot
+   * maps of MAX_PAGES pages: per page, the record index by offset in the page (0: not decoded). One array,
+   * so that runRecords' dispatch checks and loads one typed array, not two.
+   */
+  readonly records = new Int32Array(MAP_BASE + MAX_PAGES * 4096);
+  /** Per RAM page: where its slot map starts in `records`, or 0 (none). */
+  readonly maps: Int32Array;
+  /**
+   * Per slot map, 128 bits: which 32-byte chunks of the page have an entry (a record or a generic verdict),
+   * so that a write to data beside code (a variable on a code page) is let through without a scan.
+   */
+  private readonly chunks = new Int32Array(MAX_PAGES * 4);
   /** PhysicalMemory.writeGeneration the records were made under. */
   generation: number;
   /** Instructions decoded, whole-cache drops, records dropped by writes, writes that reached a mapped page. */
@@ -178,7 +190,7 @@ export class DecodedCache {
 
   constructor(private readonly cpu: Cpu) {
     const memory = cpu.memory;
-    this.maps = new Array<Int32Array | null>(memory.codePages.length).fill(null);
+    this.maps = new Int32Array(memory.codePages.length);
     this.generation = memory.writeGeneration;
     this.records[GENERIC_INDEX * STRIDE + F_KIND] = K_GENERIC;
     memory.onCodeWrite((address, length) => this.codeWritten(address, length));
@@ -192,7 +204,7 @@ export class DecodedCache {
     const codePages = this.cpu.memory.codePages;
     for (let i = 0; i < this.mappedCount; i++) {
       const page = this.mappedPages[i];
-      this.maps[page] = null;
+      this.maps[page] = 0;
       codePages[page] &= ~CODE_PAGE_DECODED;
     }
     this.mappedCount = 0;
@@ -200,19 +212,22 @@ export class DecodedCache {
     this.cpu.decodedLinear = 1;
   }
 
-  /** The slot map of the RAM page holding physical `phys`, made (and the page protected) if need be. */
-  mapFor(phys: number): Int32Array {
+  /**
+   * Where the slot map of the RAM page holding physical `phys` starts in `records`, the map made (and the
+   * page protected) if need be.
+   */
+  mapFor(phys: number): number {
     const map = this.maps[phys >>> 12];
-    if (map !== null) return map;
+    if (map !== 0) return map;
     if (this.mappedCount >= MAX_PAGES) this.flush();
     return this.mapPage(phys >>> 12);
   }
 
   /**
-   * Decodes the instruction at physical `phys` (CS:EIP = `eip`, 32-bit code), files its record in `map`
-   * (the slot map of its page) and returns the record's index.
+   * Decodes the instruction at physical `phys` (CS:EIP = `eip`, 32-bit code), files its record in the slot
+   * map of its page (at `map` in `records`) and returns the record's index.
    */
-  decodeAt(map: Int32Array, phys: number, eip: number): number {
+  decodeAt(map: number, phys: number, eip: number): number {
     if (this.recordCount >= MAX_RECORDS) {
       this.flush();
       map = this.mapPage(phys >>> 12);
@@ -223,12 +238,15 @@ export class DecodedCache {
     if (insn !== null && classify(insn, this.records, this.recordCount * STRIDE) !== K_GENERIC) {
       index = this.recordCount++;
     }
-    map[phys & 0xfff] = index;
+    this.records[map + (phys & 0xfff)] = index;
+    this.chunks[((map - MAP_BASE) >> 10) | ((phys >> 10) & 3)] |= 1 << ((phys >> 5) & 31);
     return index;
   }
 
-  private mapPage(page: number): Int32Array {
-    const map = new Int32Array(4096);
+  private mapPage(page: number): number {
+    const map = MAP_BASE + this.mappedCount * 4096;
+    this.records.fill(0, map, map + 4096);
+    this.chunks.fill(0, (map - MAP_BASE) >> 10, ((map - MAP_BASE) >> 10) + 4);
     this.maps[page] = map;
     this.mappedPages[this.mappedCount++] = page;
     const memory = this.cpu.memory;
@@ -240,17 +258,28 @@ export class DecodedCache {
   /** A write of `length` bytes at physical `address` hit a code page: forgets the records it overlaps. */
   private codeWritten(address: number, length: number): void {
     const map = this.maps[address >>> 12];
-    if (map === null) return;
+    if (map === 0) return;
     this.stats.writes++;
     const offset = address & 0xfff;
-    const records = this.records;
     // An instruction is at most 15 bytes long: only those starting up to 14 bytes before can overlap.
-    for (let s = offset > 14 ? offset - 14 : 0, end = offset + length; s < end; s++) {
-      const index = map[s];
+    const first = offset > 14 ? offset - 14 : 0;
+    const last = Math.min(offset + length - 1, 0xfff);
+    // Nothing to drop when no entry starts in the (at most two) 32-byte chunks those bytes lie in.
+    const words = (map - MAP_BASE) >> 10;
+    const chunks = this.chunks;
+    if (
+      (chunks[words | (first >> 10)] & (1 << ((first >> 5) & 31))) === 0 &&
+      (chunks[words | (last >> 10)] & (1 << ((last >> 5) & 31))) === 0
+    ) {
+      return;
+    }
+    const records = this.records;
+    for (let s = first, end = offset + length; s < end; s++) {
+      const index = records[map + s];
       if (index === 0) continue;
       // Generic verdicts carry no length: forget them all (a fresh decode costs little).
       if (index === GENERIC_INDEX || s + records[index * STRIDE + F_LENGTH] > offset) {
-        map[s] = 0;
+        records[map + s] = 0;
         this.stats.invalidated++;
       }
     }
@@ -505,7 +534,8 @@ function form(insn: Insn): number {
 }
 
 /** The offset of the record's memory operand for the current registers. */
-function effectiveAddress(r: Int32Array, rec: Int32Array, p: number): number {
+function effectiveAddress(r: Int32Array, rec: Int32Array, at: number): number {
+  const p = at & (MAX_RECORDS * STRIDE - 1); // no change; the range spares V8 an overflow check per field
   let ea = rec[p + F_DISP];
   const base = rec[p + F_RM];
   if (base >= 0) ea = (ea + r[base]) | 0;
@@ -555,11 +585,19 @@ export function runRecords(c: Cpu, end: number): boolean {
   const tlbPhys = mmu.phys;
   const ram = mmu.ram;
   const ram32 = mmu.ram32;
-  let page = c.decodedLinear;
-  let map = c.decodedMap;
-  let eip = c.eip;
+  let page = c.decodedLinear | 0;
+  let map = c.decodedMap | 0;
+  let eip = c.eip | 0;
   let start = eip;
-  let count = c.instructionCount;
+  // The instructions left to run, counted down as an int32: the CPU's count is a double (past 2^31 in a
+  // long run), and comparing it with `end` every instruction kept both boxed.
+  const count0 = c.instructionCount;
+  const span = end - count0;
+  // The board cannot ask to stop, nor the CPU halt, but through generic instructions (I/O, HLT) and the x87
+  // form (see the default case): a request already pending stops the loop after one instruction.
+  const limit =
+    c.stopRequested === true || c.halted === true || span < 1 ? 1 : span > BUDGET_MAX ? BUDGET_MAX : span | 0;
+  let left = limit;
   let generic = false;
   try {
     run: for (;;) {
@@ -569,15 +607,21 @@ export function runRecords(c: Cpu, end: number): boolean {
           generic = true;
           break;
         }
-        page = c.decodedLinear;
-        map = c.decodedMap;
+        page = c.decodedLinear | 0;
+        map = c.decodedMap | 0;
       }
-      let index = map[linear & 0xfff];
+      // Maps start at multiples of 4096: | is +, without an overflow check.
+      const index = rec[map | (linear & 0xfff)];
       if (index === 0) {
-        index = c.decoded.decodeAt(map, c.decodedPhys | (linear & 0xfff), eip);
-        page = c.decodedLinear;
+        // Decoded, then looked up again: with no call between this load and those of the record, V8 checks
+        // the array once.
+        c.decoded.decodeAt(map, c.decodedPhys | (linear & 0xfff), eip);
+        page = c.decodedLinear | 0;
+        continue;
       }
-      const p = index << RECORD_SHIFT;
+      // The mask changes nothing (indexes stay below MAX_RECORDS) but tells V8 the range of p, so that
+      // p + F_x needs no overflow check.
+      const p = (index & (MAX_RECORDS - 1)) << RECORD_SHIFT;
       start = eip;
       eip = (eip + rec[p + F_LENGTH]) | 0;
       switch (rec[p + F_KIND]) {
@@ -753,14 +797,69 @@ export function runRecords(c: Cpu, end: number): boolean {
           incDecFlags(c, 2, dst, res, true);
           break;
         }
+        // PUSH, CALL, POP and RET with a 32-bit stack: the TLB hit in place as in K_LOAD32 and K_STORE32 (keep
+        // the copies in step); ESP changes only once the access succeeded. A 16-bit stack (SP) takes the
+        // CPU's helpers.
         case K_PUSH:
+        case K_CALL: {
+          const call = rec[p + F_KIND] === K_CALL;
           // PUSH ESP pushes the value before the decrement.
-          c.push32(r[rec[p + F_REG]]);
+          const v = call ? eip : r[rec[p + F_REG]];
+          if (c.stackSize32 !== 0) {
+            const sp = (r[ESP] - 4) | 0;
+            const lin = (segBase[SS] + sp) | 0;
+            const t = (lin >>> 12) & TLB_MASK;
+            if (
+              tlbTag[t] === lin >>> 12 &&
+              (tlbBits[t] & mmu.writeBit) !== 0 &&
+              (lin & 0xfff) <= 0xffc &&
+              segFlags[SS] === 0 &&
+              sp >>> 0 <= segLimit[SS] &&
+              (segLimit[SS] - sp) >>> 0 >= 3
+            ) {
+              const a = tlbPhys[t] + (lin & 0xfff);
+              if ((a & 3) === 0) ram32[a >> 2] = v;
+              else {
+                ram[a] = v;
+                ram[a + 1] = v >> 8;
+                ram[a + 2] = v >> 16;
+                ram[a + 3] = v >> 24;
+              }
+            } else c.write32(SS, sp, v);
+            r[ESP] = sp;
+          } else c.push32(v);
+          if (call) eip = (eip + rec[p + F_IMM]) | 0;
           break;
-        case K_POP: {
-          const v = c.read32(SS, c.getSp());
-          c.adjustSp(4);
-          r[rec[p + F_REG]] = v;
+        }
+        case K_POP:
+        case K_RET: {
+          let v: number;
+          if (c.stackSize32 !== 0) {
+            const sp = r[ESP];
+            const lin = (segBase[SS] + sp) | 0;
+            const t = (lin >>> 12) & TLB_MASK;
+            if (
+              tlbTag[t] === lin >>> 12 &&
+              (tlbBits[t] & mmu.readBit) !== 0 &&
+              (lin & 0xfff) <= 0xffc &&
+              segFlags[SS] === 0 &&
+              sp >>> 0 <= segLimit[SS] &&
+              (segLimit[SS] - sp) >>> 0 >= 3
+            ) {
+              const a = tlbPhys[t] + (lin & 0xfff);
+              v =
+                (a & 3) === 0
+                  ? ram32[a >> 2]
+                  : ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
+            } else v = c.read32(SS, sp) | 0;
+            r[ESP] = (sp + 4) | 0;
+          } else {
+            v = c.read32(SS, c.getSp()) | 0;
+            c.adjustSp(4);
+          }
+          // POP ESP: the value popped, written after the increment.
+          if (rec[p + F_KIND] === K_RET) eip = v;
+          else r[rec[p + F_REG]] = v;
           break;
         }
         // Branch targets need no CS limit check: records run only while CS is flat (limit 4 GiB).
@@ -770,18 +869,6 @@ export function runRecords(c: Cpu, end: number): boolean {
         case K_JMP:
           eip = (eip + rec[p + F_IMM]) | 0;
           break;
-        case K_CALL: {
-          const target = (eip + rec[p + F_IMM]) | 0;
-          c.push32(eip);
-          eip = target;
-          break;
-        }
-        case K_RET: {
-          const target = c.read32(SS, c.getSp());
-          c.adjustSp(4);
-          eip = target;
-          break;
-        }
         case K_SHIFT_RI:
         case K_SHIFT_RCL: {
           const count = rec[p + F_KIND] === K_SHIFT_RI ? rec[p + F_IMM] : r[ECX] & 0x1f;
@@ -857,19 +944,24 @@ export function runRecords(c: Cpu, end: number): boolean {
           break;
         default:
           // The rarer forms, in a function of their own (why: runColdRecord).
-          eip = runColdRecord(c, rec, p, start, eip);
+          eip = runColdRecord(c, rec, p, start, eip) | 0;
+          if (c.halted === true) {
+            left = (left - 1) | 0;
+            break run;
+          }
           break;
       }
-      if (++count >= end || c.stopRequested === true || c.halted === true) break;
+      left = (left - 1) | 0;
+      if (left === 0) break;
     }
   } catch (e) {
     c.eip = start;
     c.instrStart = start;
-    c.instructionCount = count;
+    c.instructionCount = count0 + (limit - left);
     throw e;
   }
   c.eip = eip;
-  c.instructionCount = count;
+  c.instructionCount = count0 + (limit - left);
   return generic;
 }
 

@@ -289,6 +289,10 @@ test.each(Object.entries(SINGLE_FORMS))('%s: run from a record, as when decoding
 test('loads and stores at the edges of the fast path: segment limit, page end, rights', () => {
   const disp = (v: number) => le32(v);
   const reloadFs = [0x66, 0xb8, 0x18, 0x00, 0x8e, 0xe0]; // mov ax, 0x18; mov fs, ax
+  const loadSs = [0xb8, ...disp(0x18), 0x8e, 0xd0]; // mov eax, 0x18; mov ss, ax
+  const loadSs16 = [0x31, 0xc0, 0xb0, 0x18, 0x8e, 0xd0]; // xor eax, eax; mov al, 0x18; mov ss, ax
+  // push eax; push ebx; pop ecx; pop edx; call +2; jmp +1; ret; push esp; pop esi; push esp; pop esp
+  const stackOps = [0x50, 0x53, 0x59, 0x5a, 0xe8, ...disp(2), 0xeb, 0x01, 0xc3, 0x54, 0x5e, 0x54, 0x5c];
   // [what, mode, instructions, whether the last one faults]. Each case first touches the page its last
   // access uses, so that the TLB holds it and only the other conditions can send the access to the helper.
   const cases: Array<[string, 'flat32' | 'paged32', number[], boolean]> = [
@@ -407,12 +411,61 @@ test('loads and stores at the edges of the fast path: segment limit, page end, r
       [0x8b, 0x05, ...disp(0x23000), 0x88, 0x05, ...disp(0x23004)],
       true,
     ],
+    // The stack forms (PUSH, POP, CALL, RET) with their access in place.
+    ['push, pop, call and ret', 'flat32', [0xbc, ...disp(0x30010), ...stackOps], false],
+    ['push, pop, call and ret, ESP not aligned', 'flat32', [0xbc, ...disp(0x30013), ...stackOps], false],
+    [
+      'push and pop across a page boundary',
+      'flat32',
+      [0xbc, ...disp(0x30002), 0x50, 0x5b, 0xbc, ...disp(0x2fffe), 0x59, 0xe8, ...disp(0), 0x5a],
+      false,
+    ],
+    [
+      'pop across into a missing page',
+      'paged32',
+      [0x8b, 0x05, ...disp(0x2aff0), 0xbc, ...disp(0x2affe), 0x58],
+      true,
+    ],
+    [
+      'ret across into a missing page',
+      'paged32',
+      [0x8b, 0x05, ...disp(0x2aff0), 0xbc, ...disp(0x2affe), 0xc3],
+      true,
+    ],
+    // SS = 0x18 made a 32-bit segment (see below): base 0x20000, limit 0xFFFE, so that its last dword
+    // lies in one page.
+    ['a stack segment with a base', 'flat32', [...loadSs, 0xbc, ...disp(0x8000), ...stackOps], false],
+    // A push first, so that the TLB holds the page and only the limit can send the pop to the helper.
+    [
+      'pop past the stack limit',
+      'flat32',
+      [...loadSs, 0xbc, ...disp(0xfff0), 0x50, 0xbc, ...disp(0xfffc), 0x58],
+      true,
+    ],
+    [
+      'ret past the stack limit',
+      'flat32',
+      [...loadSs, 0xbc, ...disp(0xfff0), 0x50, 0xbc, ...disp(0xfffc), 0xc3],
+      true,
+    ],
+    [
+      'push past the stack limit',
+      'flat32',
+      [...loadSs, 0xbc, ...disp(0xfff0), 0x50, 0xbc, ...disp(0x10000), 0x50],
+      true,
+    ],
+    // 0x18 as it is: a 16-bit stack (SP), through the CPU's helpers.
+    ['a 16-bit stack', 'flat32', [...loadSs16, 0xbc, ...disp(0x8000), ...stackOps], false],
   ];
   for (const [name, mode, insns, faults] of cases) {
     const code = Uint8Array.from([0x90, ...insns, 0xf4]);
     const run = (cache: boolean) => {
       const m = interpreter(mode, code, 3, cache);
       if (insns[0] === reloadFs[0]) m.memory.write32(GDT + 24, 0x0000fffe);
+      if (insns[0] === loadSs[0]) {
+        m.memory.write32(GDT + 24, 0x0000fffe);
+        m.memory.write32(GDT + 28, 0x00409302); // B = 1
+      }
       execute(m, 20, false);
       return m;
     };
@@ -450,6 +503,27 @@ describe('decoded-instruction cache: code that changes', () => {
     expect(m.cpu.reg32[0]).toBe(expected);
     // The patched ADD's record was dropped once per iteration (and the loop's others stayed).
     expect(m.cpu.decoded.stats.invalidated).toBeGreaterThanOrEqual(n - 1);
+  });
+
+  test('a write drops the record of an instruction that starts in the 32-byte chunk before it', () => {
+    // The cache skips writes to chunks where no instruction starts; an instruction's bytes reach into the
+    // next chunk. One ADD EAX, imm32 (5 bytes) per case, alone on its page, then a write to its immediate.
+    for (const [start, written] of [
+      [30, 33],
+      [63, 66],
+      [0xffb, 0xfff],
+    ]) {
+      const m = interpreter('flat32', Uint8Array.from([0xf4]), 1, true);
+      const page = 0x40000;
+      m.memory.writeBytes(page + start, Uint8Array.from([0x05, 1, 2, 3, 4]));
+      const decoded = m.cpu.decoded;
+      const map = decoded.mapFor(page);
+      expect(decoded.decodeAt(map, page + start, page + start)).toBeGreaterThan(1);
+      m.memory.write8(page + start + 6, 0x90); // after its end: the record stays
+      expect(decoded.records[map + start], `${start}`).not.toBe(0);
+      m.memory.write8(page + written, 0x90);
+      expect(decoded.records[map + start], `${start}`).toBe(0);
+    }
   });
 
   test('a write next to code keeps the records it does not touch', () => {
