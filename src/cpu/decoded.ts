@@ -570,6 +570,22 @@ function setModrm(c: Cpu, rec: Int32Array, p: number, modrm: number): void {
  * next instruction (the caller's business).
  */
 export function runRecords(c: Cpu, end: number): boolean {
+  for (;;) {
+    const status = runRecordsUntil(c, end);
+    if (status !== RUN_DECODE) return status === RUN_GENERIC;
+    // CS:EIP is on the decoded page (decodedLinear) but has no entry yet.
+    c.decoded.decodeAt(c.decodedMap, c.decodedPhys | ((c.segBase[CS] + c.eip) & 0xfff), c.eip);
+  }
+}
+
+/** runRecordsUntil ran to `end`, a halt or a stop request. */
+const RUN_DONE = 0;
+/** The instruction at CS:EIP has no form of its own. */
+const RUN_GENERIC = 1;
+/** The instruction at CS:EIP is not decoded yet (outside the loop, so that V8 does not inline the decoder). */
+const RUN_DECODE = 2;
+
+function runRecordsUntil(c: Cpu, end: number): number {
   const r = c.reg32;
   const r8 = c.reg8;
   const rec = c.decodedRecords;
@@ -598,13 +614,13 @@ export function runRecords(c: Cpu, end: number): boolean {
   const limit =
     c.stopRequested === true || c.halted === true || span < 1 ? 1 : span > BUDGET_MAX ? BUDGET_MAX : span | 0;
   let left = limit;
-  let generic = false;
+  let status = RUN_DONE;
   try {
     run: for (;;) {
       const linear = (csBase + eip) | 0;
       if ((linear & ~0xfff) !== page) {
         if (!c.enterDecodedPage(linear)) {
-          generic = true;
+          status = RUN_GENERIC;
           break;
         }
         page = c.decodedLinear | 0;
@@ -613,11 +629,8 @@ export function runRecords(c: Cpu, end: number): boolean {
       // Maps start at multiples of 4096: | is +, without an overflow check.
       const index = rec[map | (linear & 0xfff)];
       if (index === 0) {
-        // Decoded, then looked up again: with no call between this load and those of the record, V8 checks
-        // the array once.
-        c.decoded.decodeAt(map, c.decodedPhys | (linear & 0xfff), eip);
-        page = c.decodedLinear | 0;
-        continue;
+        status = RUN_DECODE;
+        break;
       }
       // The mask changes nothing (indexes stay below MAX_RECORDS) but tells V8 the range of p, so that
       // p + F_x needs no overflow check.
@@ -626,7 +639,7 @@ export function runRecords(c: Cpu, end: number): boolean {
       eip = (eip + rec[p + F_LENGTH]) | 0;
       switch (rec[p + F_KIND]) {
         case K_GENERIC:
-          generic = true;
+          status = RUN_GENERIC;
           break run;
         case K_NOP:
           break;
@@ -962,7 +975,7 @@ export function runRecords(c: Cpu, end: number): boolean {
   }
   c.eip = eip;
   c.instructionCount = count0 + (limit - left);
-  return generic;
+  return status;
 }
 
 /**
