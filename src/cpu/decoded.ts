@@ -52,7 +52,7 @@ import {
   OP_LOGIC,
   OP_SUB,
   setLazy,
-  testCondition,
+  conditionBit,
 } from './flags.ts';
 import { TLB_MASK } from './paging.ts';
 import { decode, type Insn } from './jit/decoder.ts';
@@ -877,7 +877,7 @@ function runRecordsUntil(c: Cpu, end: number): number {
         }
         // Branch targets need no CS limit check: records run only while CS is flat (limit 4 GiB).
         case K_JCC:
-          if (testCondition(c, (rec[p + F_PACKED] >> 8) & 15)) eip = (eip + rec[p + F_IMM]) | 0;
+          if (conditionBit(c, (rec[p + F_PACKED] >> 8) & 15) !== 0) eip = (eip + rec[p + F_IMM]) | 0;
           break;
         case K_JMP:
           eip = (eip + rec[p + F_IMM]) | 0;
@@ -1072,22 +1072,22 @@ function runColdRecord(c: Cpu, rec: Int32Array, p: number, start: number, eip: n
       break;
     }
     case K_SETCC_R:
-      r8[rec[p + F_RM]] = testCondition(c, (rec[p + F_PACKED] >> 8) & 15) ? 1 : 0;
+      r8[rec[p + F_RM]] = conditionBit(c, (rec[p + F_PACKED] >> 8) & 15);
       break;
     case K_SETCC_M:
       c.write8(
         (rec[p + F_PACKED] >> 4) & 7,
         effectiveAddress(r, rec, p),
-        testCondition(c, (rec[p + F_PACKED] >> 8) & 15) ? 1 : 0,
+        conditionBit(c, (rec[p + F_PACKED] >> 8) & 15),
       );
       break;
     case K_CMOV_RR:
-      if (testCondition(c, (rec[p + F_PACKED] >> 8) & 15)) r[rec[p + F_REG]] = r[rec[p + F_RM]];
+      if (conditionBit(c, (rec[p + F_PACKED] >> 8) & 15) !== 0) r[rec[p + F_REG]] = r[rec[p + F_RM]];
       break;
     case K_CMOV_RM: {
       // The source is read (and may fault) whether or not the condition holds.
       const v = c.read32((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
-      if (testCondition(c, (rec[p + F_PACKED] >> 8) & 15)) r[rec[p + F_REG]] = v;
+      if (conditionBit(c, (rec[p + F_PACKED] >> 8) & 15) !== 0) r[rec[p + F_REG]] = v;
       break;
     }
     case K_TEST_MI:

@@ -218,3 +218,63 @@ export function testCondition(c: Cpu, cc: number): boolean {
   }
   return cc & 1 ? !r : r;
 }
+
+/**
+ * testCondition as 0 or 1, for the loops of the interpreter: when all six flags are pending from an ADD, SUB
+ * (CMP, NEG) or logical operation, which is the state nearly every Jcc meets, the condition comes from the
+ * recorded operands at once instead of flag by flag. Bytes and words are shifted to the top of 32 bits, where
+ * the same unsigned and sign tests hold. Anything else (INC/DEC's kept CF, shifts, ADC, SBB, flags already
+ * derived) takes testCondition.
+ */
+export function conditionBit(c: Cpu, cc: number): number {
+  if (c.lazyFlags === ARITH_FLAGS) {
+    const op = c.lazyOp;
+    const size = c.lazySize;
+    const shift = size === 2 ? 0 : size === 1 ? 16 : 24;
+    const dst = c.lazyDst << shift;
+    const src = c.lazySrc << shift;
+    const res = c.lazyRes << shift;
+    let cf: number;
+    let of: number;
+    if (op === OP_SUB) {
+      cf = dst >>> 0 < src >>> 0 ? 1 : 0;
+      of = ((dst ^ src) & (dst ^ res)) >>> 31;
+    } else if (op === OP_LOGIC) {
+      cf = 0;
+      of = 0;
+    } else if (op === OP_ADD) {
+      cf = res >>> 0 < dst >>> 0 ? 1 : 0;
+      of = ((dst ^ res) & (src ^ res)) >>> 31;
+    } else return testCondition(c, cc) ? 1 : 0;
+    const zf = res === 0 ? 1 : 0;
+    let t: number;
+    switch (cc >> 1) {
+      case 0:
+        t = of;
+        break;
+      case 1:
+        t = cf;
+        break;
+      case 2:
+        t = zf;
+        break;
+      case 3:
+        t = cf | zf;
+        break;
+      case 4:
+        t = res >>> 31;
+        break;
+      case 5:
+        t = PARITY[c.lazyRes & 0xff] >> 2;
+        break;
+      case 6:
+        t = (res >>> 31) ^ of;
+        break;
+      default:
+        t = zf | ((res >>> 31) ^ of);
+        break;
+    }
+    return t ^ (cc & 1);
+  }
+  return testCondition(c, cc) ? 1 : 0;
+}
