@@ -54,7 +54,7 @@ import {
   setLazy,
   conditionBit,
 } from './flags.ts';
-import { TLB_MASK } from './paging.ts';
+import { TLB_PHYS } from './paging.ts';
 import { decode, type Insn } from './jit/decoder.ts';
 import { BUDGET_MAX } from './jit/tuning.ts';
 import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags, incDecRmV } from './ops/arith.ts';
@@ -596,9 +596,7 @@ function runRecordsUntil(c: Cpu, end: number): number {
   const segLimit = c.segLimit;
   const segFlags = c.segFlags;
   const mmu = c.mmu;
-  const tlbTag = mmu.tag;
-  const tlbBits = mmu.bits;
-  const tlbPhys = mmu.phys;
+  const tlb = mmu.tlb;
   const ram = mmu.ram;
   const ram32 = mmu.ram32;
   let page = c.decodedLinear | 0;
@@ -657,16 +655,15 @@ function runRecordsUntil(c: Cpu, end: number): number {
           const seg = (rec[p + F_PACKED] >> 4) & 7;
           const off = effectiveAddress(r, rec, p);
           const lin = (segBase[seg] + off) | 0;
-          const t = (lin >>> 12) & TLB_MASK;
+          const e = tlb[lin >>> 12];
           if (
-            tlbTag[t] === lin >>> 12 &&
-            (tlbBits[t] & mmu.readBit) !== 0 &&
+            (e & mmu.readBit) !== 0 &&
             (lin & 0xfff) <= 0xffc &&
             segFlags[seg] === 0 &&
             off >>> 0 <= segLimit[seg] &&
             (segLimit[seg] - off) >>> 0 >= 3
           ) {
-            const a = tlbPhys[t] + (lin & 0xfff);
+            const a = (e & TLB_PHYS) + (lin & 0xfff);
             r[rec[p + F_REG]] =
               (a & 3) === 0
                 ? ram32[a >> 2]
@@ -679,18 +676,17 @@ function runRecordsUntil(c: Cpu, end: number): number {
           const off = effectiveAddress(r, rec, p);
           const v = r[rec[p + F_REG]];
           const lin = (segBase[seg] + off) | 0;
-          const t = (lin >>> 12) & TLB_MASK;
+          const e = tlb[lin >>> 12];
           // Code pages never have the write right in the TLB: writes to them take the helper, which drops
           // the records (and compiled code) they overlap.
           if (
-            tlbTag[t] === lin >>> 12 &&
-            (tlbBits[t] & mmu.writeBit) !== 0 &&
+            (e & mmu.writeBit) !== 0 &&
             (lin & 0xfff) <= 0xffc &&
             segFlags[seg] === 0 &&
             off >>> 0 <= segLimit[seg] &&
             (segLimit[seg] - off) >>> 0 >= 3
           ) {
-            const a = tlbPhys[t] + (lin & 0xfff);
+            const a = (e & TLB_PHYS) + (lin & 0xfff);
             if ((a & 3) === 0) ram32[a >> 2] = v;
             else {
               ram[a] = v;
@@ -821,16 +817,15 @@ function runRecordsUntil(c: Cpu, end: number): number {
           if (c.stackSize32 !== 0) {
             const sp = (r[ESP] - 4) | 0;
             const lin = (segBase[SS] + sp) | 0;
-            const t = (lin >>> 12) & TLB_MASK;
+            const e = tlb[lin >>> 12];
             if (
-              tlbTag[t] === lin >>> 12 &&
-              (tlbBits[t] & mmu.writeBit) !== 0 &&
+              (e & mmu.writeBit) !== 0 &&
               (lin & 0xfff) <= 0xffc &&
               segFlags[SS] === 0 &&
               sp >>> 0 <= segLimit[SS] &&
               (segLimit[SS] - sp) >>> 0 >= 3
             ) {
-              const a = tlbPhys[t] + (lin & 0xfff);
+              const a = (e & TLB_PHYS) + (lin & 0xfff);
               if ((a & 3) === 0) ram32[a >> 2] = v;
               else {
                 ram[a] = v;
@@ -850,16 +845,15 @@ function runRecordsUntil(c: Cpu, end: number): number {
           if (c.stackSize32 !== 0) {
             const sp = r[ESP];
             const lin = (segBase[SS] + sp) | 0;
-            const t = (lin >>> 12) & TLB_MASK;
+            const e = tlb[lin >>> 12];
             if (
-              tlbTag[t] === lin >>> 12 &&
-              (tlbBits[t] & mmu.readBit) !== 0 &&
+              (e & mmu.readBit) !== 0 &&
               (lin & 0xfff) <= 0xffc &&
               segFlags[SS] === 0 &&
               sp >>> 0 <= segLimit[SS] &&
               (segLimit[SS] - sp) >>> 0 >= 3
             ) {
-              const a = tlbPhys[t] + (lin & 0xfff);
+              const a = (e & TLB_PHYS) + (lin & 0xfff);
               v =
                 (a & 3) === 0
                   ? ram32[a >> 2]

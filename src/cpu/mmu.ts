@@ -4,10 +4,12 @@
  * and INVLPG that keeps global pages (CR4.PGE). Intel SDM Vol. 3A, 4.3 "32-bit paging", 4.7 "Page-fault
  * exceptions", 4.10 "Caching translation information".
  *
- * The TLB is direct-mapped (TLB_SIZE entries indexed by the low bits of the linear page number) and serves
- * paging-off mode too (identity translation, A20 applied), so every access takes the same fast path: tag
- * match, permission bit, then straight into the RAM array. Pages that are not plain RAM (MMIO, unmapped)
- * never get permission bits, so their accesses always take the slow path through PhysicalMemory.
+ * The TLB is one Int32Array indexed by the linear page number (all 2^20 of them, as v86 keeps it): an entry
+ * is the physical page's base address with the TLB_* permission bits in its low 12 bits, 0 when there is
+ * none. It serves paging-off mode too (identity translation, A20 applied), so every access takes the same
+ * fast path: one load, the permission bit, then straight into the RAM array. Pages that are not plain RAM
+ * (MMIO, unmapped) never get permission bits, so their accesses always take the slow path through
+ * PhysicalMemory.
  */
 import type { Cpu } from './cpu.ts';
 import { CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, EXC_PF } from './constants.ts';
@@ -19,8 +21,9 @@ import {
   TLB_GLOBAL,
   TLB_WRITE_BITS,
   TLB_CODE_WRITE_BITS,
-  TLB_SIZE,
-  TLB_MASK,
+  TLB_PAGES,
+  TLB_FILLED_MAX,
+  TLB_PHYS,
   PTE_P,
   PTE_RW,
   PTE_US,
@@ -41,20 +44,20 @@ function codeBits(bits: number): number {
 export class Mmu {
   /** True when CR0.PG is set. */
   paging = false;
-  /** Linear page number cached in each slot, or -1. (Read by compiled code's inline fast paths, see jit/.) */
-  readonly tag = new Int32Array(TLB_SIZE).fill(-1);
-  /** Physical address of the page's first byte (an index into RAM when the page is RAM). */
-  readonly phys = new Int32Array(TLB_SIZE);
-  /** TLB_* permission bits (0 for non-RAM pages, which always go the slow way). */
-  readonly bits = new Uint8Array(TLB_SIZE);
   /**
-   * The slots filled since the last flush (each once, `listed` marks them), so a flush clears those instead
-   * of all TLB_SIZE: Linux loads CR3 twice for every pipe write that wakes the reader, and a process touches
-   * a few dozen pages in between.
+   * By linear page number: the physical address of the page's first byte (an index into RAM when the page is
+   * RAM) | TLB_* permission bits (none for non-RAM pages, which always go the slow way); 0 = no entry. Read
+   * in place by the interpreter's and compiled code's fast paths (decoded.ts, jit/).
    */
-  private readonly filled = new Int32Array(TLB_SIZE);
+  readonly tlb = new Int32Array(TLB_PAGES);
+  /**
+   * The pages filled since the last flush (each once, `listed` marks them), so a flush clears those instead
+   * of the whole table: Linux loads CR3 twice for every pipe write that wakes the reader, and a process
+   * touches a few dozen pages in between. Full (TLB_FILLED_MAX), it drops every entry, as a TLB may.
+   */
+  private readonly filled = new Int32Array(TLB_FILLED_MAX);
   private filledCount = 0;
-  private readonly listed = new Uint8Array(TLB_SIZE);
+  private readonly listed = new Uint8Array(TLB_PAGES);
   /** The permission bit a data read / write needs now: depends on CPL and systemAccess (see needBit). */
   readBit = TLB_READ_SUPER;
   writeBit = TLB_WRITE_SUPER;
@@ -92,27 +95,37 @@ export class Mmu {
   /** Drops cached translations; global pages survive unless `all` (or CR4.PGE is clear). */
   flush(all: boolean): void {
     const keepGlobal = !all && (this.cpu.cr4 & CR4_PGE) !== 0 && this.paging;
-    const tag = this.tag;
-    const bits = this.bits;
+    const tlb = this.tlb;
     const filled = this.filled;
     let kept = 0;
     for (let k = 0; k < this.filledCount; k++) {
-      const i = filled[k];
-      if (keepGlobal && tag[i] !== -1 && (bits[i] & TLB_GLOBAL) !== 0) filled[kept++] = i;
+      const page = filled[k];
+      if (keepGlobal && (tlb[page] & TLB_GLOBAL) !== 0) filled[kept++] = page;
       else {
-        tag[i] = -1;
-        this.listed[i] = 0;
+        tlb[page] = 0;
+        this.listed[page] = 0;
       }
     }
     this.filledCount = kept;
     this.cpu.forgetCodePage();
   }
 
+  /**
+   * Drops every entry when the filled list is full. The page tables have not changed, so the CPU's cached
+   * code page (forgetCodePage) stays right, and this may run in the middle of an instruction's fetch.
+   */
+  private dropAll(): void {
+    const tlb = this.tlb;
+    for (let k = 0; k < this.filledCount; k++) {
+      tlb[this.filled[k]] = 0;
+      this.listed[this.filled[k]] = 0;
+    }
+    this.filledCount = 0;
+  }
+
   /** INVLPG: drops the translation of one linear page, global or not. */
   invalidatePage(linear: number): void {
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    if (this.tag[i] === page) this.tag[i] = -1;
+    this.tlb[linear >>> 12] = 0;
     this.cpu.forgetCodePage();
   }
 
@@ -122,10 +135,9 @@ export class Mmu {
 
   /** Translates `linear` for an access, filling the TLB; raises #PF. Returns the physical address. */
   translate(linear: number, write: boolean): number {
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
+    const entry = this.tlb[linear >>> 12];
     const need = write ? this.writeBit | (this.writeBit << 4) : this.readBit;
-    if (this.tag[i] === page && this.bits[i] & need) return (this.phys[i] | (linear & 0xfff)) >>> 0;
+    if ((entry & need) !== 0) return ((entry & TLB_PHYS) | (linear & 0xfff)) >>> 0;
     return this.fill(linear, write);
   }
 
@@ -134,9 +146,8 @@ export class Mmu {
    * fault, no side effect: the JIT's dispatcher uses it to find the block at EIP.
    */
   probeRead(linear: number): number {
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    return this.tag[i] === page && this.bits[i] & this.readBit ? this.phys[i] : -1;
+    const entry = this.tlb[linear >>> 12];
+    return (entry & this.readBit) !== 0 ? entry & TLB_PHYS : -1;
   }
 
   /**
@@ -145,13 +156,12 @@ export class Mmu {
    */
   protectCodePage(physPage: number): void {
     const base = physPage << 12;
-    const tag = this.tag;
-    const phys = this.phys;
-    const bits = this.bits;
-    // Every slot in use is in the filled list.
+    const tlb = this.tlb;
+    // Every entry in use is in the filled list.
     for (let k = 0; k < this.filledCount; k++) {
-      const i = this.filled[k];
-      if (tag[i] !== -1 && phys[i] === base && bits[i] & TLB_WRITE_BITS) bits[i] = codeBits(bits[i]);
+      const page = this.filled[k];
+      const entry = tlb[page];
+      if ((entry & TLB_PHYS) === base && (entry & TLB_WRITE_BITS) !== 0) tlb[page] = codeBits(entry);
     }
   }
 
@@ -163,13 +173,12 @@ export class Mmu {
    */
   private codePageWrite(linear: number): number {
     const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    const bits = this.bits[i];
-    if (this.tag[i] !== page || !(bits & (this.writeBit << 4))) return -1;
-    if (!this.cpu.memory.codePages[this.phys[i] >>> 12]) {
-      this.bits[i] = (bits & ~TLB_CODE_WRITE_BITS) | ((bits & TLB_CODE_WRITE_BITS) >> 4);
+    const entry = this.tlb[page];
+    if ((entry & (this.writeBit << 4)) === 0) return -1;
+    if (!this.cpu.memory.codePages[(entry & TLB_PHYS) >>> 12]) {
+      this.tlb[page] = (entry & ~TLB_CODE_WRITE_BITS) | ((entry & TLB_CODE_WRITE_BITS) >> 4);
     }
-    return (this.phys[i] | (linear & 0xfff)) >>> 0;
+    return ((entry & TLB_PHYS) | (linear & 0xfff)) >>> 0;
   }
 
   /** Slow path: walks (or, with paging off, applies A20), checks, caches, returns the physical address. */
@@ -186,19 +195,17 @@ export class Mmu {
       info = walked;
     }
     const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    this.tag[i] = page;
-    if (this.listed[i] === 0) {
-      this.listed[i] = 1;
-      this.filled[this.filledCount++] = i;
+    if (this.listed[page] === 0) {
+      if (this.filledCount === TLB_FILLED_MAX) this.dropAll();
+      this.listed[page] = 1;
+      this.filled[this.filledCount++] = page;
     }
-    this.phys[i] = physPage | 0;
-    // Only plain RAM gets fast-path rights; MMIO and holes keep bits = 0 (always slow). A page holding
+    // Only plain RAM gets fast-path rights; MMIO and holes keep no bits (always slow). A page holding
     // compiled code gets no fast write rights (see protectCodePage).
     const mem = this.cpu.memory;
     if (!mem.isRam(physPage) || physPage + 0x1000 > this.ram.length) info = 0;
     else if (mem.codePages[physPage >>> 12]) info = codeBits(info);
-    this.bits[i] = info;
+    this.tlb[page] = physPage | info;
     return (physPage | (linear & 0xfff)) >>> 0;
   }
 
@@ -275,13 +282,11 @@ export class Mmu {
     this.cpu.raiseError(EXC_PF, present | (write ? PF_W : 0) | (user ? PF_U : 0));
   }
 
-  // ---- Linear accessors used by the CPU: tag match + permission bit → RAM; anything else → slow path ----
+  // ---- Linear accessors used by the CPU: entry with the permission bit → RAM; anything else → slow path ----
 
   readLinear8(linear: number): number {
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    if (this.tag[i] === page && this.bits[i] & this.needBit(false))
-      return this.ram[this.phys[i] + (linear & 0xfff)];
+    const entry = this.tlb[linear >>> 12];
+    if ((entry & this.needBit(false)) !== 0) return this.ram[(entry & TLB_PHYS) + (linear & 0xfff)];
     return this.cpu.memory.read8(this.fill(linear, false));
   }
 
@@ -292,10 +297,9 @@ export class Mmu {
   readLinear16(linear: number): number {
     const off = linear & 0xfff;
     if (off === 0xfff) return this.readLinear8(linear) | (this.readLinear8((linear + 1) | 0) << 8);
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    if (this.tag[i] === page && this.bits[i] & this.needBit(false)) {
-      const a = this.phys[i] + off;
+    const entry = this.tlb[linear >>> 12];
+    if ((entry & this.needBit(false)) !== 0) {
+      const a = (entry & TLB_PHYS) + off;
       return this.ram[a] | (this.ram[a + 1] << 8);
     }
     return this.cpu.memory.read16(this.fill(linear, false));
@@ -304,10 +308,9 @@ export class Mmu {
   readLinear32(linear: number): number {
     const off = linear & 0xfff;
     if (off > 0xffc) return this.readLinear16(linear) | (this.readLinear16((linear + 2) | 0) << 16);
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    if (this.tag[i] === page && this.bits[i] & this.needBit(false)) {
-      const a = this.phys[i] + off;
+    const entry = this.tlb[linear >>> 12];
+    if ((entry & this.needBit(false)) !== 0) {
+      const a = (entry & TLB_PHYS) + off;
       if ((a & 3) === 0) return this.ram32[a >> 2];
       const ram = this.ram;
       return ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
@@ -316,10 +319,8 @@ export class Mmu {
   }
 
   writeLinear8(linear: number, value: number): void {
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    if (this.tag[i] === page && this.bits[i] & this.needBit(true))
-      this.ram[this.phys[i] + (linear & 0xfff)] = value;
+    const entry = this.tlb[linear >>> 12];
+    if ((entry & this.needBit(true)) !== 0) this.ram[(entry & TLB_PHYS) + (linear & 0xfff)] = value;
     else this.cpu.memory.write8(this.writeTarget(linear), value);
   }
 
@@ -335,10 +336,9 @@ export class Mmu {
       this.writeSplit(linear, value, 2);
       return;
     }
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    if (this.tag[i] === page && this.bits[i] & this.needBit(true)) {
-      const a = this.phys[i] + off;
+    const entry = this.tlb[linear >>> 12];
+    if ((entry & this.needBit(true)) !== 0) {
+      const a = (entry & TLB_PHYS) + off;
       this.ram[a] = value;
       this.ram[a + 1] = value >> 8;
       return;
@@ -352,10 +352,9 @@ export class Mmu {
       this.writeSplit(linear, value, 4);
       return;
     }
-    const page = linear >>> 12;
-    const i = page & TLB_MASK;
-    if (this.tag[i] === page && this.bits[i] & this.needBit(true)) {
-      const a = this.phys[i] + off;
+    const entry = this.tlb[linear >>> 12];
+    if ((entry & this.needBit(true)) !== 0) {
+      const a = (entry & TLB_PHYS) + off;
       if ((a & 3) === 0) {
         this.ram32[a >> 2] = value;
         return;

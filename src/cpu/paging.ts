@@ -21,9 +21,15 @@ export const TLB_CODE_WRITE_USER = TLB_WRITE_USER << 4;
 export const TLB_WRITE_BITS = TLB_WRITE_SUPER | TLB_WRITE_USER;
 export const TLB_CODE_WRITE_BITS = TLB_CODE_WRITE_SUPER | TLB_CODE_WRITE_USER;
 
-export const TLB_BITS = 12;
-export const TLB_SIZE = 1 << TLB_BITS;
-export const TLB_MASK = TLB_SIZE - 1;
+/** Entries of the TLB: one per linear page. */
+export const TLB_PAGES = 1 << 20;
+/** The physical page base in an entry (the permission bits are below it). */
+export const TLB_PHYS = ~0xfff;
+/**
+ * Entries filled between flushes at most (a 32 MiB working set); then all are dropped. Linux's CR3 loads
+ * flush far more often than that.
+ */
+export const TLB_FILLED_MAX = 8192;
 
 /** Page-table entry bits. */
 export const PTE_P = 1 << 0;

@@ -1,13 +1,14 @@
 /**
  * The TLB's invalidation (src/cpu/mmu.ts, SDM Vol. 3A 4.10.4): a CR3 load drops every non-global
  * translation and, with CR4.PGE, keeps the global ones; INVLPG drops one page; a full flush drops all. The
- * TLB clears only the slots filled since the last flush, so these tests fill many slots, rewrite the page
+ * TLB clears only the entries filled since the last flush, so these tests fill many entries, rewrite the page
  * tables behind the TLB's back, and check which translations each kind of flush leaves.
  */
 import { describe, expect, it } from 'vitest';
 import { createPc } from '../../src/machine/pc.ts';
 import { CR0_PG, CR0_PE } from '../../src/cpu/constants.ts';
 import { CR4_PGE } from '../../src/cpu/constants.ts';
+import { TLB_FILLED_MAX } from '../../src/cpu/paging.ts';
 
 const PAGE_DIRECTORY = 0x10000;
 const PAGE_TABLE = 0x11000;
@@ -90,16 +91,34 @@ describe('TLB invalidation', () => {
     for (let k = 0; k < 1024; k++) expect(frameOf(k)).toBe(k + NEW);
   });
 
-  it('a page that comes to hold compiled code loses its fast write rights in every slot mapping it', () => {
+  it('a page that comes to hold compiled code loses its fast write rights in every entry mapping it', () => {
     const { cpu } = pagedPc();
     const k = 5;
-    // Written once, so the walk sets the dirty bits and the slots get write rights.
+    // Written once, so the walk sets the dirty bits and the entries get write rights.
     for (const page of [k, k + 1]) cpu.mmu.translate(LINEAR + page * 0x1000, true);
-    const slot = ((LINEAR >>> 12) + k) & 0xfff;
-    expect(cpu.mmu.bits[slot] & 0x2).not.toBe(0); // supervisor write, on the fast path
+    const entry = (LINEAR >>> 12) + k;
+    const tlb = cpu.mmu.tlb;
+    expect(tlb[entry] & 0x2).not.toBe(0); // supervisor write, on the fast path
+    expect(tlb[entry] & ~0xfff).toBe(OLD_FRAMES + k * 0x1000); // the physical page beside the bits
     cpu.mmu.protectCodePage((OLD_FRAMES >>> 12) + k);
-    expect(cpu.mmu.bits[slot] & 0xa).toBe(0);
-    expect(cpu.mmu.bits[slot] & 0x20).not.toBe(0); // moved to the code-write position
-    expect(cpu.mmu.bits[slot + 1] & 0x2).not.toBe(0); // its neighbour keeps them
+    expect(tlb[entry] & 0xa).toBe(0);
+    expect(tlb[entry] & 0x20).not.toBe(0); // moved to the code-write position
+    expect(tlb[entry] & ~0xfff).toBe(OLD_FRAMES + k * 0x1000);
+    expect(tlb[entry + 1] & 0x2).not.toBe(0); // its neighbour keeps them
+  });
+
+  it('drops every entry, and still translates, once more pages were filled than the list holds', () => {
+    const { cpu } = pagedPc();
+    // Paging off: every linear page is its own frame, and each new page takes a place in the filled list.
+    cpu.cr0 &= ~0x80000000;
+    cpu.mmu.configure();
+    cpu.mmu.flush(true);
+    const pages = TLB_FILLED_MAX + 10;
+    for (let page = 0; page < pages; page++) cpu.mmu.translate(page * 0x1000, false);
+    // The first pages were dropped when the list filled up; the last ones are there.
+    expect(cpu.mmu.tlb[0]).toBe(0);
+    expect(cpu.mmu.tlb[pages - 1]).toBe((pages - 1) * 0x1000); // beyond RAM: an entry without rights
+    expect(cpu.mmu.translate(0x1234, false)).toBe(0x1234);
+    expect(cpu.mmu.tlb[1] & 0x1).not.toBe(0);
   });
 });

@@ -27,7 +27,6 @@
  */
 import { CR4_TSD, DS, ES } from '../constants.ts';
 import { FLAG_IF, FLAG_IOPL, FLAG_RF, FLAG_VM } from '../flags.ts';
-import { TLB_MASK } from '../paging.ts';
 import { decode, type Insn } from './decoder.ts';
 import {
   MAX_INSTRUCTIONS,
@@ -58,14 +57,14 @@ const READ = ['rd8', 'rd16', 'rd32'];
 const WRITE = ['wr8', 'wr16', 'wr32'];
 
 /**
- * The test of an inline memory access (see Block.read): the TLB slot `mi` holds linear page `ml >>> 12` with
+ * The test of an inline memory access (see Block.read): the TLB entry `mi` of linear page `ml >>> 12` has
  * the rights `bit` names, the `last` bytes after the first stay on the page, and segment `seg` is a plain one
  * whose limit covers offsets `off` .. `off + last` (unsigned, kept in 32-bit arithmetic).
  */
 function fastCheck(seg: number, last: number, bit: 'readBit' | 'writeBit', off: string): string {
   const page = last === 0 ? '' : ` && (ml & 0xfff) <= ${0xfff - last}`;
   const limit = last === 0 ? '' : ` && ((SL[${seg}] - ${off}) >>> 0) >= ${last}`;
-  return `TT[mi] === ml >>> 12 && (TB[mi] & mmu.${bit}) !== 0${page} && SF[${seg}] === 0 && ${off} >>> 0 <= SL[${seg}]${limit}`;
+  return `(mi & mmu.${bit}) !== 0${page} && SF[${seg}] === 0 && ${off} >>> 0 <= SL[${seg}]${limit}`;
 }
 
 /** Static knowledge of the lazy-flag locals: -1 = known only at run time. */
@@ -272,7 +271,7 @@ class Builder {
         : size === 1
           ? `RAM[ml] | (RAM[ml + 1] << 8)`
           : `RAM[ml]`;
-    return `(ma = ${addr}, ml = (SB[${seg}] + ma) | 0, mi = (ml >>> 12) & ${TLB_MASK}, ${fastCheck(seg, last, 'readBit', 'ma')} ? (ml = TP[mi] + (ml & 0xfff), ${ram}) : ${READ[size]}(${seg}, ma))`;
+    return `(ma = ${addr}, ml = (SB[${seg}] + ma) | 0, mi = TLB[ml >>> 12], ${fastCheck(seg, last, 'readBit', 'ma')} ? (ml = (mi & -4096) + (ml & 0xfff), ${ram}) : ${READ[size]}(${seg}, ma))`;
   }
   /** A memory write, with the helper's fast path in place as read() has it. */
   write(size: number, seg: number, addr: string, value: string): string {
@@ -285,7 +284,7 @@ class Builder {
         : size === 1
           ? `RAM[ml] = wv; RAM[ml + 1] = wv >> 8;`
           : `RAM[ml] = wv;`;
-    return `{ const wa = ${addr}, wv = ${value}; ml = (SB[${seg}] + wa) | 0; mi = (ml >>> 12) & ${TLB_MASK}; if (${fastCheck(seg, last, 'writeBit', 'wa')}) { ml = TP[mi] + (ml & 0xfff); ${ram} } else ${WRITE[size]}(${seg}, wa, wv); }`;
+    return `{ const wa = ${addr}, wv = ${value}; ml = (SB[${seg}] + wa) | 0; mi = TLB[ml >>> 12]; if (${fastCheck(seg, last, 'writeBit', 'wa')}) { ml = (mi & -4096) + (ml & 0xfff); ${ram} } else ${WRITE[size]}(${seg}, wa, wv); }`;
   }
   /** r/m operand read (after `const a = address` for memory forms). */
   rmRead(insn: Insn, size: number): string {
@@ -1574,7 +1573,7 @@ function assemble(b: Builder, entry: number): string {
   const ip = `(${entry} + (ik >> 6) - 0x10000) | 0`;
   return `
 const SL = c.segLimit, SR = c.sreg, SB = c.segBase, SF = c.segFlags;
-const mmu = c.mmu, TT = mmu.tag, TB = mmu.bits, TP = mmu.phys, RAM = mmu.ram, RAM32 = mmu.ram32;
+const mmu = c.mmu, TLB = mmu.tlb, RAM = mmu.ram, RAM32 = mmu.ram32;
 const rd8 = rt.rd8, rd16 = rt.rd16, rd32 = rt.rd32, wr8 = rt.wr8, wr16 = rt.wr16, wr32 = rt.wr32;
 const gp = rt.gp, de = rt.de, mulHi = rt.mulHi, cfL = rt.cfL, condL = rt.condL, PARITY = rt.parity;
 const div32 = rt.div32, idiv32 = rt.idiv32, remainder = rt.remainder;

@@ -21,7 +21,7 @@ import {
 } from '../flags.ts';
 import { divide64, mulHigh32Of } from '../ops/arith.ts';
 import { readTsc } from '../ops/system.ts';
-import { TLB_MASK } from '../paging.ts';
+import { TLB_PHYS } from '../paging.ts';
 
 // ---- Lazy flags over locals: flags.ts's carryFrom/overflowFrom, and its getCF.., testCondition ----
 
@@ -118,9 +118,7 @@ export type JitRuntime = ReturnType<typeof createRuntime>;
 /** Builds the helpers compiled blocks of CPU `c` call. */
 export function createRuntime(c: Cpu) {
   const mmu = c.mmu;
-  const tag = mmu.tag;
-  const phys = mmu.phys;
-  const bits = mmu.bits;
+  const tlb = mmu.tlb;
   const ram = mmu.ram;
   const ram32 = mmu.ram32;
   const segBase = c.segBase;
@@ -130,19 +128,17 @@ export function createRuntime(c: Cpu) {
   function rd8(seg: number, off: number): number {
     if (segFlags[seg] === 0 && off >>> 0 <= segLimit[seg]) {
       const lin = (segBase[seg] + off) | 0;
-      const page = lin >>> 12;
-      const i = page & TLB_MASK;
-      if (tag[i] === page && (bits[i] & mmu.readBit) !== 0) return ram[phys[i] + (lin & 0xfff)];
+      const e = tlb[lin >>> 12];
+      if ((e & mmu.readBit) !== 0) return ram[(e & TLB_PHYS) + (lin & 0xfff)];
     }
     return c.read8(seg, off);
   }
   function rd16(seg: number, off: number): number {
     if (segFlags[seg] === 0 && (off >>> 0) + 1 <= segLimit[seg]) {
       const lin = (segBase[seg] + off) | 0;
-      const page = lin >>> 12;
-      const i = page & TLB_MASK;
-      if (tag[i] === page && (bits[i] & mmu.readBit) !== 0 && (lin & 0xfff) !== 0xfff) {
-        const a = phys[i] + (lin & 0xfff);
+      const e = tlb[lin >>> 12];
+      if ((e & mmu.readBit) !== 0 && (lin & 0xfff) !== 0xfff) {
+        const a = (e & TLB_PHYS) + (lin & 0xfff);
         return ram[a] | (ram[a + 1] << 8);
       }
     }
@@ -151,10 +147,9 @@ export function createRuntime(c: Cpu) {
   function rd32(seg: number, off: number): number {
     if (segFlags[seg] === 0 && (off >>> 0) + 3 <= segLimit[seg]) {
       const lin = (segBase[seg] + off) | 0;
-      const page = lin >>> 12;
-      const i = page & TLB_MASK;
-      if (tag[i] === page && (bits[i] & mmu.readBit) !== 0 && (lin & 0xfff) <= 0xffc) {
-        const a = phys[i] + (lin & 0xfff);
+      const e = tlb[lin >>> 12];
+      if ((e & mmu.readBit) !== 0 && (lin & 0xfff) <= 0xffc) {
+        const a = (e & TLB_PHYS) + (lin & 0xfff);
         if ((a & 3) === 0) return ram32[a >> 2];
         return ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
       }
@@ -164,10 +159,9 @@ export function createRuntime(c: Cpu) {
   function wr8(seg: number, off: number, value: number): void {
     if (segFlags[seg] === 0 && off >>> 0 <= segLimit[seg]) {
       const lin = (segBase[seg] + off) | 0;
-      const page = lin >>> 12;
-      const i = page & TLB_MASK;
-      if (tag[i] === page && (bits[i] & mmu.writeBit) !== 0) {
-        ram[phys[i] + (lin & 0xfff)] = value;
+      const e = tlb[lin >>> 12];
+      if ((e & mmu.writeBit) !== 0) {
+        ram[(e & TLB_PHYS) + (lin & 0xfff)] = value;
         return;
       }
     }
@@ -176,10 +170,9 @@ export function createRuntime(c: Cpu) {
   function wr16(seg: number, off: number, value: number): void {
     if (segFlags[seg] === 0 && (off >>> 0) + 1 <= segLimit[seg]) {
       const lin = (segBase[seg] + off) | 0;
-      const page = lin >>> 12;
-      const i = page & TLB_MASK;
-      if (tag[i] === page && (bits[i] & mmu.writeBit) !== 0 && (lin & 0xfff) !== 0xfff) {
-        const a = phys[i] + (lin & 0xfff);
+      const e = tlb[lin >>> 12];
+      if ((e & mmu.writeBit) !== 0 && (lin & 0xfff) !== 0xfff) {
+        const a = (e & TLB_PHYS) + (lin & 0xfff);
         ram[a] = value;
         ram[a + 1] = value >> 8;
         return;
@@ -190,10 +183,9 @@ export function createRuntime(c: Cpu) {
   function wr32(seg: number, off: number, value: number): void {
     if (segFlags[seg] === 0 && (off >>> 0) + 3 <= segLimit[seg]) {
       const lin = (segBase[seg] + off) | 0;
-      const page = lin >>> 12;
-      const i = page & TLB_MASK;
-      if (tag[i] === page && (bits[i] & mmu.writeBit) !== 0 && (lin & 0xfff) <= 0xffc) {
-        const a = phys[i] + (lin & 0xfff);
+      const e = tlb[lin >>> 12];
+      if ((e & mmu.writeBit) !== 0 && (lin & 0xfff) <= 0xffc) {
+        const a = (e & TLB_PHYS) + (lin & 0xfff);
         if ((a & 3) === 0) ram32[a >> 2] = value;
         else {
           ram[a] = value;

@@ -18,7 +18,7 @@
 import type { Cpu } from '../cpu.ts';
 import { DS, ECX, EDI, EDX, ES, ESI } from '../constants.ts';
 import { FLAG_DF, OP_SUB, getZF, setLazy } from '../flags.ts';
-import { TLB_MASK } from '../paging.ts';
+import { TLB_PHYS } from '../paging.ts';
 import { checkIoPermission } from '../protected.ts';
 
 const REP_CHUNK = 4096;
@@ -139,10 +139,7 @@ function safeRun(
   const linear = (c.segBase[seg] + off) | 0;
   const pageOff = linear & 0xfff;
   if (pageOff + size > 0x1000) return 0;
-  const mmu = c.mmu;
-  const page = linear >>> 12;
-  const i = page & TLB_MASK;
-  if (mmu.tag[i] !== page || !(mmu.bits[i] & need)) return 0;
+  if ((c.mmu.tlb[linear >>> 12] & need) === 0) return 0;
   const shift = size >> 1; // log2(size)
   let n: number;
   if (down) {
@@ -162,7 +159,7 @@ function safeRun(
 /** Physical address of seg:off, for a page safeRun found in the TLB. */
 function tlbPhys(c: Cpu, seg: number, off: number): number {
   const linear = (c.segBase[seg] + off) | 0;
-  return c.mmu.phys[(linear >>> 12) & TLB_MASK] + (linear & 0xfff);
+  return (c.mmu.tlb[linear >>> 12] & TLB_PHYS) + (linear & 0xfff);
 }
 
 /** Fills ram[start, start + length) with `size`-byte copies of `value` (one STOS run). */
