@@ -75,11 +75,14 @@ export class Cpu {
 
   // ---- Segment registers and their descriptor caches. ----
   readonly sreg = new Uint16Array(6);
-  readonly segBase = new Int32Array(6);
+  // The three arrays every memory access reads have buffers of their own: V8 keeps a typed array this
+  // small inside its object, where compiled code must load its address at each use; with a buffer the
+  // address is fixed and the memory helpers (jit/runtime.ts) read it as a constant.
+  readonly segBase = new Int32Array(new ArrayBuffer(6 * 4));
   /** Effective limit (byte granular, after G scaling). */
-  readonly segLimit = new Uint32Array(6);
+  readonly segLimit = new Uint32Array(new ArrayBuffer(6 * 4));
   /** SEGF_* bits; 0 for an ordinary present, readable+writable, expand-up segment. */
-  readonly segFlags = new Uint8Array(6);
+  readonly segFlags = new Uint8Array(new ArrayBuffer(6));
   /** Descriptor access byte (type, S, DPL, P) and the D/B bit, kept for protected mode checks. */
   readonly segAccess = new Uint8Array(6);
   readonly segBig = new Uint8Array(6);
