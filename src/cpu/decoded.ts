@@ -57,7 +57,7 @@ import {
 import { TLB_PHYS } from './paging.ts';
 import { decode, type Insn } from './jit/decoder.ts';
 import { BUDGET_MAX } from './jit/tuning.ts';
-import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags, incDecRmV } from './ops/arith.ts';
+import { alu, aluRm8, aluRmV, group3Ev32, imulTruncated32, incDecFlags } from './ops/arith.ts';
 import { escapeDecoded } from './ops/x87.ts';
 import { shiftCompute, shiftFlags } from './ops/shift.ts';
 import { leave } from './ops/stack.ts';
@@ -533,44 +533,6 @@ function form(insn: Insn): number {
   }
 }
 
-/**
- * The RAM index of the `last` + 1 bytes at seg:off when the fast path allows the access (the test of
- * K_LOAD32: a plain segment whose limit covers them, a TLB entry with `bit`, the bytes on one page), else
- * -1. For the forms outside the records' loop, which then read or write RAM in place; the CPU's helpers
- * (Cpu.read16 and the rest) check the segment and the TLB in two calls of their own.
- */
-function ramIndex(c: Cpu, seg: number, off: number, last: number, bit: number): number {
-  const lin = (c.segBase[seg] + off) | 0;
-  const e = c.mmu.tlb[lin >>> 12];
-  if (
-    (e & bit) !== 0 &&
-    (lin & 0xfff) <= 0xfff - last &&
-    c.segFlags[seg] === 0 &&
-    off >>> 0 <= c.segLimit[seg] &&
-    (c.segLimit[seg] - off) >>> 0 >= last
-  )
-    return (e & TLB_PHYS) + (lin & 0xfff);
-  return -1;
-}
-
-function read8(c: Cpu, seg: number, off: number): number {
-  const a = ramIndex(c, seg, off, 0, c.mmu.readBit);
-  return a >= 0 ? c.ram[a] : c.read8(seg, off);
-}
-
-function read16(c: Cpu, seg: number, off: number): number {
-  const a = ramIndex(c, seg, off, 1, c.mmu.readBit);
-  return a >= 0 ? c.ram[a] | (c.ram[a + 1] << 8) : c.read16(seg, off);
-}
-
-function write16(c: Cpu, seg: number, off: number, value: number): void {
-  const a = ramIndex(c, seg, off, 1, c.mmu.writeBit);
-  if (a >= 0) {
-    c.ram[a] = value;
-    c.ram[a + 1] = value >> 8;
-  } else c.write16(seg, off, value);
-}
-
 /** The offset of the record's memory operand for the current registers. */
 function effectiveAddress(r: Int32Array, rec: Int32Array, at: number): number {
   const p = at & (MAX_RECORDS * STRIDE - 1); // no change; the range spares V8 an overflow check per field
@@ -1024,7 +986,7 @@ function runColdRecord(c: Cpu, rec: Int32Array, p: number, start: number, eip: n
   switch (rec[p + F_KIND]) {
     case K_ALU8_RM: {
       const op = (rec[p + F_PACKED] >> 8) & 7;
-      const src = read8(c, (rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      const src = c.jit.runtime.rd8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
       const d = rec[p + F_REG];
       const res = alu(c, op, 0, r8[d], src);
       if (op !== ALU_CMP) r8[d] = res;
@@ -1061,13 +1023,15 @@ function runColdRecord(c: Cpu, rec: Int32Array, p: number, start: number, eip: n
       r[rec[p + F_REG]] = (r[rec[p + F_RM]] << 16) >> 16;
       break;
     case K_MOVZX16_M:
-      r[rec[p + F_REG]] = read16(c, (rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      r[rec[p + F_REG]] = c.jit.runtime.rd16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
       break;
     case K_MOVSX8_M:
-      r[rec[p + F_REG]] = (read8(c, (rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 24) >> 24;
+      r[rec[p + F_REG]] =
+        (c.jit.runtime.rd8((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 24) >> 24;
       break;
     case K_MOVSX16_M:
-      r[rec[p + F_REG]] = (read16(c, (rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 16) >> 16;
+      r[rec[p + F_REG]] =
+        (c.jit.runtime.rd16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p)) << 16) >> 16;
       break;
     case K_IMUL_RR: {
       const d = rec[p + F_REG];
@@ -1075,24 +1039,15 @@ function runColdRecord(c: Cpu, rec: Int32Array, p: number, start: number, eip: n
       break;
     }
     case K_INCDEC_M: {
-      // In place when the fast path allows the write (a write right implies the read right); else through
-      // the r/m helpers, which fault as a read-modify-write does.
+      // incDecRmV's read, write and flags, through the memory helpers with the TLB fast path (each falls back
+      // to the CPU's, so the write faults after the read as a read-modify-write does).
+      const rt = c.jit.runtime;
       const seg = (rec[p + F_PACKED] >> 4) & 7;
-      const a = ramIndex(c, seg, effectiveAddress(r, rec, p), 3, c.mmu.writeBit);
-      if (a < 0) {
-        setModrm(c, rec, p, 0);
-        c.opsize32 = 1;
-        incDecRmV(c, rec[p + F_REG] === 1);
-        break;
-      }
-      const ram = c.ram;
-      const dst = ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24);
+      const off = effectiveAddress(r, rec, p);
+      const dst = rt.rd32(seg, off);
       const dec = rec[p + F_REG] === 1;
       const res = (dec ? dst - 1 : dst + 1) | 0;
-      ram[a] = res;
-      ram[a + 1] = res >> 8;
-      ram[a + 2] = res >> 16;
-      ram[a + 3] = res >> 24;
+      rt.wr32(seg, off, res);
       incDecFlags(c, 2, dst, res, dec);
       break;
     }
@@ -1102,13 +1057,17 @@ function runColdRecord(c: Cpu, rec: Int32Array, p: number, start: number, eip: n
       break;
     }
     case K_LOAD16: {
-      const v = read16(c, (rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
+      const v = c.jit.runtime.rd16((rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p));
       const d = rec[p + F_REG];
       r[d] = (r[d] & ~0xffff) | v;
       break;
     }
     case K_STORE16:
-      write16(c, (rec[p + F_PACKED] >> 4) & 7, effectiveAddress(r, rec, p), r[rec[p + F_REG]] & 0xffff);
+      c.jit.runtime.wr16(
+        (rec[p + F_PACKED] >> 4) & 7,
+        effectiveAddress(r, rec, p),
+        r[rec[p + F_REG]] & 0xffff,
+      );
       break;
     case K_SHIFT16_RI: {
       const count = rec[p + F_IMM];

@@ -94,25 +94,26 @@ export class Mmu {
 
   /** Drops cached translations; global pages survive unless `all` (or CR4.PGE is clear). */
   flush(all: boolean): void {
-    const keepGlobal = !all && (this.cpu.cr4 & CR4_PGE) !== 0 && this.paging;
-    const tlb = this.tlb;
-    const filled = this.filled;
-    let kept = 0;
-    for (let k = 0; k < this.filledCount; k++) {
-      const page = filled[k];
-      if (keepGlobal && (tlb[page] & TLB_GLOBAL) !== 0) filled[kept++] = page;
-      else {
-        tlb[page] = 0;
-        this.listed[page] = 0;
+    if (!all && (this.cpu.cr4 & CR4_PGE) !== 0 && this.paging) {
+      const tlb = this.tlb;
+      const filled = this.filled;
+      let kept = 0;
+      for (let k = 0; k < this.filledCount; k++) {
+        const page = filled[k];
+        if ((tlb[page] & TLB_GLOBAL) !== 0) filled[kept++] = page;
+        else {
+          tlb[page] = 0;
+          this.listed[page] = 0;
+        }
       }
-    }
-    this.filledCount = kept;
+      this.filledCount = kept;
+    } else this.dropAll();
     this.cpu.forgetCodePage();
   }
 
   /**
-   * Drops every entry when the filled list is full. The page tables have not changed, so the CPU's cached
-   * code page (forgetCodePage) stays right, and this may run in the middle of an instruction's fetch.
+   * Drops every entry: for flush, and when the filled list is full (then the page tables have not changed,
+   * so the CPU's cached code page stays right, and this may run in the middle of an instruction's fetch).
    */
   private dropAll(): void {
     const tlb = this.tlb;

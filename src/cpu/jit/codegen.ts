@@ -27,6 +27,7 @@
  */
 import { CR4_TSD, DS, ES } from '../constants.ts';
 import { FLAG_IF, FLAG_IOPL, FLAG_RF, FLAG_VM } from '../flags.ts';
+import { TLB_PHYS } from '../paging.ts';
 import { decode, type Insn } from './decoder.ts';
 import {
   MAX_INSTRUCTIONS,
@@ -271,7 +272,7 @@ class Builder {
         : size === 1
           ? `RAM[ml] | (RAM[ml + 1] << 8)`
           : `RAM[ml]`;
-    return `(ma = ${addr}, ml = (SB[${seg}] + ma) | 0, mi = TLB[ml >>> 12], ${fastCheck(seg, last, 'readBit', 'ma')} ? (ml = (mi & -4096) + (ml & 0xfff), ${ram}) : ${READ[size]}(${seg}, ma))`;
+    return `(ma = ${addr}, ml = (SB[${seg}] + ma) | 0, mi = TLB[ml >>> 12], ${fastCheck(seg, last, 'readBit', 'ma')} ? (ml = (mi & ${TLB_PHYS}) + (ml & 0xfff), ${ram}) : ${READ[size]}(${seg}, ma))`;
   }
   /** A memory write, with the helper's fast path in place as read() has it. */
   write(size: number, seg: number, addr: string, value: string): string {
@@ -284,7 +285,7 @@ class Builder {
         : size === 1
           ? `RAM[ml] = wv; RAM[ml + 1] = wv >> 8;`
           : `RAM[ml] = wv;`;
-    return `{ const wa = ${addr}, wv = ${value}; ml = (SB[${seg}] + wa) | 0; mi = TLB[ml >>> 12]; if (${fastCheck(seg, last, 'writeBit', 'wa')}) { ml = (mi & -4096) + (ml & 0xfff); ${ram} } else ${WRITE[size]}(${seg}, wa, wv); }`;
+    return `{ const wa = ${addr}, wv = ${value}; ml = (SB[${seg}] + wa) | 0; mi = TLB[ml >>> 12]; if (${fastCheck(seg, last, 'writeBit', 'wa')}) { ml = (mi & ${TLB_PHYS}) + (ml & 0xfff); ${ram} } else ${WRITE[size]}(${seg}, wa, wv); }`;
   }
   /** r/m operand read (after `const a = address` for memory forms). */
   rmRead(insn: Insn, size: number): string {

@@ -191,7 +191,11 @@ export class Jit {
   private readonly heat = new Int32Array(HASH_SIZE);
   private usedSlotCount = 0;
   private currentPage = -1;
-  private readonly runtime: JitRuntime;
+  /**
+   * The helpers compiled code calls (memory accesses with the TLB fast path, division...); the interpreter's
+   * cold forms use its memory accesses too (decoded.ts runColdRecord).
+   */
+  readonly runtime: JitRuntime;
   private functionsWork: boolean | null = null;
   private lastGeneration: number;
   /** Bumped when RAM may have changed behind our back: regions of an older epoch check their bytes. */
