@@ -20,6 +20,14 @@ import {
 } from './flags.ts';
 import { OPCODE_TABLE } from './dispatch.ts';
 import { Mmu } from './mmu.ts';
+import {
+  STATE_BYTES,
+  STATE_REG32,
+  STATE_SEG_BASE,
+  STATE_SEG_FLAGS,
+  STATE_SEG_LIMIT,
+  STATE_SREG,
+} from './layout.ts';
 import * as pm from './protected.ts';
 import { checkDataBreakpoints, instructionBreakpoints } from './debug.ts';
 import { Fpu } from './fpu.ts';
@@ -68,21 +76,28 @@ export type OpHandler = (c: Cpu) => void;
 
 export class Cpu {
   // ---- General registers: one buffer, three views (AL=byte 0, AH=byte 1 of EAX, ...). ----
-  readonly reg32 = new Int32Array(8);
-  readonly reg16 = new Uint16Array(this.reg32.buffer);
-  readonly reg8 = new Uint8Array(this.reg32.buffer);
+  // They sit in the machine's memory buffer (layout.ts), where compiled WebAssembly reaches them too.
+  readonly reg32: Int32Array;
+  readonly reg16: Uint16Array;
+  readonly reg8: Uint8Array;
   eip = 0;
 
   // ---- Segment registers and their descriptor caches. ----
-  readonly sreg = new Uint16Array(6);
-  // The three arrays every memory access reads have buffers of their own: V8 keeps a typed array this
-  // small inside its object, where compiled code must load its address at each use; with a buffer the
-  // address is fixed and the memory helpers (jit/runtime.ts) read it as a constant.
-  readonly segBase = new Int32Array(new ArrayBuffer(6 * 4));
+  readonly sreg: Uint16Array;
+  // The three arrays every memory access reads are views of the machine's memory buffer (layout.ts): V8
+  // keeps a typed array of its own this small inside its object, where compiled code must load its address
+  // at each use; on a separate buffer the address is fixed and the memory helpers (jit/runtime.ts) read it as
+  // a constant. Compiled WebAssembly reads them at their offsets.
+  readonly segBase: Int32Array;
   /** Effective limit (byte granular, after G scaling). */
-  readonly segLimit = new Uint32Array(new ArrayBuffer(6 * 4));
+  readonly segLimit: Uint32Array;
   /** SEGF_* bits; 0 for an ordinary present, readable+writable, expand-up segment. */
-  readonly segFlags = new Uint8Array(new ArrayBuffer(6));
+  readonly segFlags: Uint8Array;
+  /**
+   * The machine's memory buffer holds this CPU's state (layout.ts), so WebAssembly regions can run on it;
+   * false for a second CPU built on the same memory, whose state has buffers of its own.
+   */
+  readonly stateInMemory: boolean;
   /** Descriptor access byte (type, S, DPL, P) and the D/B bit, kept for protected mode checks. */
   readonly segAccess = new Uint8Array(6);
   readonly segBig = new Uint8Array(6);
@@ -244,6 +259,16 @@ export class Cpu {
     bus: IoBus,
   ) {
     doubleCounters(this, ['instructionCount']);
+    const area = memory.takeCpuArea();
+    this.stateInMemory = area !== null;
+    const state = area ?? new ArrayBuffer(STATE_BYTES);
+    this.reg32 = new Int32Array(state, STATE_REG32, 8);
+    this.reg16 = new Uint16Array(state, STATE_REG32, 16);
+    this.reg8 = new Uint8Array(state, STATE_REG32, 32);
+    this.sreg = new Uint16Array(state, STATE_SREG, 6);
+    this.segBase = new Int32Array(state, STATE_SEG_BASE, 6);
+    this.segLimit = new Uint32Array(state, STATE_SEG_LIMIT, 6);
+    this.segFlags = new Uint8Array(state, STATE_SEG_FLAGS, 6);
     this.io = new PollingIoBus(this, bus);
     this.ram = memory.ram;
     this.mmu = new Mmu(this);

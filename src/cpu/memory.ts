@@ -9,6 +9,8 @@ export interface MmioHandler {
   write8(address: number, value: number): void;
 }
 
+import { RAM_BASE } from './layout.ts';
+
 const PAGE_SHIFT = 12;
 const PAGE_COUNT = 1 << 20; // 4 GiB / 4 KiB
 /** Page map values: RAM below the RAM size, nothing at all, or 2 + index into `handlers`. */
@@ -22,6 +24,13 @@ export const CODE_PAGE_DECODED = 2;
 
 export class PhysicalMemory {
   readonly ram: Uint8Array;
+  /**
+   * The buffer RAM lives in, after the CPU's state area and TLB (see layout.ts): a WebAssembly.Memory's where
+   * the host has WebAssembly (`wasmMemory`), so code compiled to WebAssembly can reach all three.
+   */
+  readonly buffer: ArrayBuffer;
+  readonly wasmMemory: WebAssembly.Memory | null;
+  private cpuAreaTaken = false;
   readonly ramSize: number;
   /** Per 4 KiB page: PAGE_RAM, PAGE_UNMAPPED or PAGE_HANDLER_BASE + handler index. */
   private readonly pageMap = new Uint8Array(PAGE_COUNT);
@@ -48,9 +57,31 @@ export class PhysicalMemory {
       throw new Error(`RAM size ${ramSize} must be a positive multiple of 4096 below 4 GiB`);
     }
     this.ramSize = ramSize;
-    this.ram = new Uint8Array(ramSize);
+    const bytes = RAM_BASE + ramSize;
+    let memory: WebAssembly.Memory | null = null;
+    if (typeof WebAssembly === 'object' && bytes <= 0x10000 * 0x10000) {
+      const pages = Math.ceil(bytes / 0x10000);
+      try {
+        memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      } catch {
+        memory = null; // out of address space for another memory: a plain buffer works the same
+      }
+    }
+    this.wasmMemory = memory;
+    this.buffer = memory !== null ? memory.buffer : new ArrayBuffer(bytes);
+    this.ram = new Uint8Array(this.buffer, RAM_BASE, ramSize);
     this.pageMap.fill(PAGE_UNMAPPED, ramSize >>> PAGE_SHIFT);
     this.codePages = new Uint8Array(ramSize >>> PAGE_SHIFT);
+  }
+
+  /**
+   * The buffer holding the CPU state area (layout.ts) for the CPU built on this memory; null after the first
+   * call (a second CPU on the same memory keeps its state in buffers of its own).
+   */
+  takeCpuArea(): ArrayBuffer | null {
+    if (this.cpuAreaTaken) return null;
+    this.cpuAreaTaken = true;
+    return this.buffer;
   }
 
   /**

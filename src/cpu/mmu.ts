@@ -13,6 +13,7 @@
  */
 import type { Cpu } from './cpu.ts';
 import { CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, EXC_PF } from './constants.ts';
+import { STATE_READ_BIT, TLB_BASE } from './layout.ts';
 import {
   TLB_READ_SUPER,
   TLB_WRITE_SUPER,
@@ -49,7 +50,7 @@ export class Mmu {
    * RAM) | TLB_* permission bits (none for non-RAM pages, which always go the slow way); 0 = no entry. Read
    * in place by the interpreter's and compiled code's fast paths (decoded.ts, jit/).
    */
-  readonly tlb = new Int32Array(TLB_PAGES);
+  readonly tlb: Int32Array;
   /**
    * The pages filled since the last flush (each once, `listed` marks them), so a flush clears those instead
    * of the whole table: Linux loads CR3 twice for every pipe write that wakes the reader, and a process
@@ -61,11 +62,17 @@ export class Mmu {
   /** The permission bit a data read / write needs now: depends on CPL and systemAccess (see needBit). */
   readBit = TLB_READ_SUPER;
   writeBit = TLB_WRITE_SUPER;
+  /** readBit and writeBit again, in the state area (layout.ts STATE_READ_BIT), for WebAssembly regions. */
+  private readonly accessBits: Int32Array;
   private system = false;
   readonly ram: Uint8Array;
   readonly ram32: Int32Array;
 
   constructor(private readonly cpu: Cpu) {
+    // In the machine's memory buffer beside the CPU's state (layout.ts), where WebAssembly regions read it.
+    const area = cpu.stateInMemory ? cpu.memory.buffer : null;
+    this.tlb = area !== null ? new Int32Array(area, TLB_BASE, TLB_PAGES) : new Int32Array(TLB_PAGES);
+    this.accessBits = area !== null ? new Int32Array(area, STATE_READ_BIT, 2) : new Int32Array(2);
     this.ram = cpu.memory.ram;
     this.ram32 = new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength >> 2);
     this.updateAccessBits();
@@ -85,6 +92,8 @@ export class Mmu {
     const user = this.cpu.cpl === 3 && !this.system;
     this.readBit = user ? TLB_READ_USER : TLB_READ_SUPER;
     this.writeBit = user ? TLB_WRITE_USER : TLB_WRITE_SUPER;
+    this.accessBits[0] = this.readBit;
+    this.accessBits[1] = this.writeBit;
   }
 
   /** Called when CR0, CR3 or CR4 change. */

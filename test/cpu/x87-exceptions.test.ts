@@ -258,7 +258,7 @@ describe('x87 environment and state images', () => {
     const { cpu, mem } = machine();
     const code = [...FLD1, 0x64, ...fld64(8), ...(op32 ? [0x66] : []), ...fnstenv(0x40), 0xf4];
     mem.writeBytes(0xf0000, Uint8Array.from(code));
-    new DataView(mem.ram.buffer).setFloat64(0x12008, 2.5, true);
+    new DataView(mem.ram.buffer, mem.ram.byteOffset).setFloat64(0x12008, 2.5, true);
     cpu.resetSegment(CS, 0xf000);
     cpu.resetSegment(FS, 0x1000);
     cpu.eip = 0;

@@ -119,26 +119,26 @@ export function getU32(mem: PhysicalMemory, off: number): number {
   return mem.read32(DATA + off) >>> 0;
 }
 export function putF64(mem: PhysicalMemory, off: number, x: number): void {
-  new DataView(mem.ram.buffer).setFloat64(DATA + off, x, true);
+  new DataView(mem.ram.buffer, mem.ram.byteOffset).setFloat64(DATA + off, x, true);
 }
 export function getF64(mem: PhysicalMemory, off: number): number {
-  return new DataView(mem.ram.buffer).getFloat64(DATA + off, true);
+  return new DataView(mem.ram.buffer, mem.ram.byteOffset).getFloat64(DATA + off, true);
 }
 /** The float64 at `off` as a 16-digit hex string (bit pattern). */
 export function getF64Bits(mem: PhysicalMemory, off: number): string {
-  return new DataView(mem.ram.buffer)
+  return new DataView(mem.ram.buffer, mem.ram.byteOffset)
     .getBigUint64(DATA + off, true)
     .toString(16)
     .padStart(16, '0');
 }
 export function putF64Bits(mem: PhysicalMemory, off: number, hex: string): void {
-  new DataView(mem.ram.buffer).setBigUint64(DATA + off, BigInt('0x' + hex), true);
+  new DataView(mem.ram.buffer, mem.ram.byteOffset).setBigUint64(DATA + off, BigInt('0x' + hex), true);
 }
 export function putI64(mem: PhysicalMemory, off: number, v: bigint): void {
-  new DataView(mem.ram.buffer).setBigInt64(DATA + off, v, true);
+  new DataView(mem.ram.buffer, mem.ram.byteOffset).setBigInt64(DATA + off, v, true);
 }
 export function getI64(mem: PhysicalMemory, off: number): bigint {
-  return new DataView(mem.ram.buffer).getBigInt64(DATA + off, true);
+  return new DataView(mem.ram.buffer, mem.ram.byteOffset).getBigInt64(DATA + off, true);
 }
 /** An 80-bit value as "SSSS HHHHHHHH LLLLLLLL" (sign/exponent, significand high and low). */
 export function putExt(mem: PhysicalMemory, off: number, text: string): void {
