@@ -14,7 +14,7 @@
  * Each workload runs in a fresh machine, but in one process: V8 has optimised the emulator by the second.
  * --warm-up runs the interpreter's warm-up (src/machine/warm-up.ts) first, as a VM's worker does.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPc, type Pc } from '../src/machine/pc.ts';
 import { bootMultiboot } from '../src/machine/multiboot.ts';
@@ -170,8 +170,12 @@ function linux(mode: 'off' | 'on'): Result | null {
         left -= step;
       }
     },
-    () =>
-      `eip ${(pc.cpu.eip >>> 0).toString(16)} serial ${out.length} bytes hash ${hash(Buffer.from(out).toString('latin1'))}`,
+    () => {
+      // --serial-out=FILE keeps what the kernel printed, to compare engines line by line.
+      const file = args.get('serial-out');
+      if (file) writeFileSync(file, Buffer.from(out));
+      return `eip ${(pc.cpu.eip >>> 0).toString(16)} serial ${out.length} bytes hash ${hash(Buffer.from(out).toString('latin1'))}`;
+    },
   );
 }
 

@@ -6,12 +6,13 @@
  */
 import { describe, expect, test } from 'vitest';
 import { CODE, machine, PAGE_TABLE, state, type Machine } from './jit-fuzz.ts';
-import type { JitMode } from '../../src/cpu/jit/mode.ts';
+import { jitBackendFromEnvironment, type JitBackend, type JitMode } from '../../src/cpu/jit/mode.ts';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
-function load(code: number[], jit: JitMode): Machine {
+function load(code: number[], jit: JitMode, backend: JitBackend = jitBackendFromEnvironment()): Machine {
   const m = machine('paged32', Uint8Array.from(code), 1, jit);
+  m.cpu.jit.backend = backend;
   if (jit === 'auto') m.cpu.jit.threshold = 2;
   return m;
 }
@@ -135,7 +136,7 @@ describe('hot loops are compiled again with their memory accesses in place', () 
   test('the upgraded region ends as the interpreter ends, and the upgrade happened', () => {
     const n = 5000;
     const runs = (['off', 'auto'] as JitMode[]).map((jit) => {
-      const m = load(loop(n), jit);
+      const m = load(loop(n), jit, 'js'); // upgrades are the JavaScript back end's
       m.cpu.jit.upgradeCalls = 10;
       for (let i = 0; i < 0x400; i++) m.memory.write32(0x20000 + i * 4, Math.imul(i, 0x9e3779b1));
       // Slices of ~1000: the region is entered again and again with long calls (the loop runs inside one),
@@ -163,7 +164,7 @@ describe('hot loops are compiled again with their memory accesses in place', () 
     const exit = code.length - 1; // the HLT
     code.splice(exit, 0, 0xee);
     const upgraded = (rewrite: boolean) => {
-      const m = load(code, 'auto');
+      const m = load(code, 'auto', 'js');
       m.cpu.jit.upgradeCalls = 1_000_000;
       runFor(m, 5000, 997);
       expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
@@ -177,7 +178,7 @@ describe('hot loops are compiled again with their memory accesses in place', () 
   });
 
   test('a region whose bytes changed since it was compiled is not upgraded', () => {
-    const m = load(loop(5000), 'auto');
+    const m = load(loop(5000), 'auto', 'js');
     m.cpu.jit.upgradeCalls = 1_000_000;
     runFor(m, 5000, 997);
     expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);

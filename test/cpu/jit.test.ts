@@ -422,15 +422,23 @@ describe('the switch', () => {
       throw new EvalError('Refused to evaluate a string as JavaScript: unsafe-eval is not allowed');
     } as unknown as FunctionConstructor);
     const m = machine('flat32', code, 3, 'auto');
+    m.cpu.jit.backend = 'js';
     expect(m.cpu.jitEnabled).toBe(false);
     expect(execute(m, 100_000, false)).toBe(reference);
     expect(m.cpu.jit.stats.regions).toBe(0);
+    // The WebAssembly back end needs no `new Function` ('wasm-unsafe-eval' is a policy of its own).
+    const w = machine('flat32', code, 3, 'auto');
+    w.cpu.jit.backend = 'wasm';
+    expect(w.cpu.jitEnabled).toBe(true);
+    expect(execute(w, 100_000, false)).toBe(reference);
+    expect(w.cpu.jit.stats.regions).toBeGreaterThan(0);
   });
 
   test('a compile refused later (policy applied after start-up) also falls back, mid-run', () => {
     const code = Uint8Array.from([0xb9, 0x10, 0x27, 0, 0, 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xf4]);
     const reference = execute(machine('flat32', code, 3, 'off'), 100_000, false);
     const m = machine('flat32', code, 3, 'auto');
+    m.cpu.jit.backend = 'js';
     expect(m.cpu.jitEnabled).toBe(true);
     vi.stubGlobal('Function', function forbidden() {
       throw new EvalError('unsafe-eval');

@@ -76,7 +76,7 @@ interface FlagState {
 }
 
 /** Which opcodes may stand before LOCK without #UD (a copy of the rule in dispatch.ts), by ModRM.reg. */
-function lockable(insn: Insn): boolean {
+export function lockable(insn: Insn): boolean {
   if (insn.modrm < 0 || insn.modrm >= 0xc0) return false;
   const reg = (insn.modrm >> 3) & 7;
   const op = insn.op;
@@ -1092,6 +1092,16 @@ function translate(b: Builder, insn: Insn): Emitted {
       return code(stringOnce(b, insn, op & 1 ? osz : 0));
   }
   return isPure(insn) ? { kind: 'pure' } : { kind: 'end' };
+}
+
+/**
+ * What the JavaScript compiler makes of `insn` in a block of the given sizes: 'code' (straight-line code),
+ * 'branch' (it sets EIP and ends the block), 'pure' (the interpreter runs it and the block goes on) or 'end'
+ * (the interpreter runs it as the block's last instruction). The WebAssembly compiler asks this about the
+ * instructions it does not translate itself (wasm-codegen.ts), so both tiers end blocks at the same places.
+ */
+export function translationKind(insn: Insn, code32: number, stack32: number): Emitted['kind'] {
+  return translate(new Builder(code32, stack32), insn).kind;
 }
 
 function orEnd(code: string | null): Emitted {

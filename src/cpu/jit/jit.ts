@@ -20,7 +20,16 @@ import type { Cpu } from '../cpu.ts';
 import { CS, SS } from '../constants.ts';
 import { FLAG_IF, FLAG_TF } from '../flags.ts';
 import { generateRegion } from './codegen.ts';
-import { canCompileFunctions, jitModeFromEnvironment, type JitMode } from './mode.ts';
+import {
+  canCompileFunctions,
+  canCompileWasm,
+  jitBackendFromEnvironment,
+  jitModeFromEnvironment,
+  type JitBackend,
+  type JitMode,
+} from './mode.ts';
+import { generateWasmRegion } from './wasm-codegen.ts';
+import { WasmRegions, type WasmRun } from './wasm-region.ts';
 import { createRuntime, type JitRuntime } from './runtime.ts';
 import {
   MODE_SINGLE,
@@ -33,6 +42,7 @@ import {
   USED_SLOTS_MAX,
   MAX_ENTRIES,
   DEFAULT_THRESHOLD,
+  WASM_THRESHOLD,
   INSTRUCTION_MAX,
   UPGRADE_CALLS,
   UPGRADE_MIN_PER_CALL,
@@ -71,6 +81,8 @@ class Region {
   upgradable = false;
   /** The entry it was compiled from, and every entry running it. */
   readonly entries: Entry[] = [];
+  /** A WebAssembly region's function, which the dispatcher calls through WasmRegions.call. */
+  wasmRun: WasmRun | null = null;
   constructor(
     public fn: RegionFunction,
     /** Physical [start, end) pairs, one per block. */
@@ -197,6 +209,9 @@ export class Jit {
    */
   readonly runtime: JitRuntime;
   private functionsWork: boolean | null = null;
+  private backendSetting: JitBackend = 'js';
+  /** The WebAssembly back end's runtime, made when it is first used. */
+  private wasm: WasmRegions | null = null;
   private lastGeneration: number;
   /** Bumped when RAM may have changed behind our back: regions of an older epoch check their bytes. */
   private epoch = 0;
@@ -209,7 +224,36 @@ export class Jit {
     this.runtime = createRuntime(cpu);
     this.lastGeneration = memory.writeGeneration;
     memory.onCodeWrite((address, length) => this.codeWritten(address, length));
+    this.backend = jitBackendFromEnvironment();
     this.mode = jitModeFromEnvironment();
+  }
+
+  /**
+   * What regions compile to: 'js' (codegen.ts) or 'wasm' (wasm-codegen.ts). WebAssembly needs the CPU's
+   * state in the machine's WebAssembly memory and a host that compiles WebAssembly; without either the
+   * setting stays 'js'. Changing it drops everything compiled.
+   */
+  get backend(): JitBackend {
+    return this.backendSetting;
+  }
+  set backend(backend: JitBackend) {
+    const memory = this.cpu.memory.wasmMemory;
+    const next: JitBackend =
+      backend === 'wasm' && memory !== null && this.cpu.stateInMemory && canCompileWasm() ? 'wasm' : 'js';
+    if (next === this.backendSetting) return;
+    if (next === 'wasm' && this.wasm === null && memory !== null) {
+      this.wasm = new WasmRegions(this.cpu, this, this.runtime, memory);
+    }
+    this.backendSetting = next;
+    this.flush();
+    this.threshold = this.defaultThreshold();
+    this.enabled = this.modeSetting !== 'off';
+  }
+
+  /** Executions before a block start is compiled: none in mode 'on', else what suits the back end. */
+  private defaultThreshold(): number {
+    if (this.modeSetting === 'on') return 0;
+    return this.backendSetting === 'wasm' ? WASM_THRESHOLD : DEFAULT_THRESHOLD;
   }
 
   /** 'off', 'on' (compile at first execution, single steps too) or 'auto' (hot blocks, where allowed). */
@@ -218,7 +262,7 @@ export class Jit {
   }
   set mode(mode: JitMode) {
     this.modeSetting = mode;
-    this.threshold = mode === 'on' ? 0 : DEFAULT_THRESHOLD;
+    this.threshold = this.defaultThreshold();
     this.enabled = mode !== 'off';
   }
 
@@ -227,11 +271,17 @@ export class Jit {
     return this.enabledFlag;
   }
   set enabled(on: boolean) {
-    if (on && this.functionsWork === null) this.functionsWork = canCompileFunctions();
-    const next = on && this.functionsWork === true;
+    const next = on && this.canCompile();
     if (next !== this.enabledFlag) this.flush();
     this.enabledFlag = next;
     this.cpu.jitStepping = next && this.modeSetting === 'on';
+  }
+
+  /** Whether the back end can compile here (`new Function` for 'js'; 'wasm' was checked when chosen). */
+  private canCompile(): boolean {
+    if (this.backendSetting === 'wasm') return true;
+    if (this.functionsWork === null) this.functionsWork = canCompileFunctions();
+    return this.functionsWork;
   }
 
   /** Drops everything compiled (reset, and when the cache is full). */
@@ -364,12 +414,20 @@ export class Jit {
     let sequential = false;
     // The entry whose region ran last, when nothing but compiled code has run since (see Entry.next).
     let previous: Entry | null = null;
+    // WebAssembly regions keep the lazy flags in the state area: they stay there from one region to the
+    // next, and go back to the Cpu before anything else looks at them (interrupts, the interpreter, a
+    // JavaScript region, the caller). Whatever may raise a guest exception runs with them in the Cpu, or
+    // (WasmRegions.call) brings them back itself.
+    const wasm = this.wasm;
+    let flagsInState = false;
     while (c.instructionCount < end && c.halted === false && c.stopRequested === false) {
       if (c.nmiPending === true) {
+        if (flagsInState) flagsInState = this.flagsBack(wasm);
         c.serviceInterrupts();
         previous = null;
       } else if ((c.flags & FLAG_IF) === 0) c.interruptPoll = 1;
       else if (c.interruptPoll !== 0 && c.interruptShadow === 0 && c.interruptController !== null) {
+        if (flagsInState) flagsInState = this.flagsBack(wasm);
         c.interruptPoll = c.serviceInterrupts() ? 1 : 0;
         previous = null;
       }
@@ -411,6 +469,7 @@ export class Jit {
       ) {
         previous = null;
         this.stats.interpreted++;
+        if (flagsInState) flagsInState = this.flagsBack(wasm);
         const from = c.eip;
         c.stepDecoded();
         const advance = (c.eip - from) | 0;
@@ -429,11 +488,31 @@ export class Jit {
         else region.upgradable = false;
       }
       const before = c.instructionCount;
-      previous = (entry.fn as RegionFunction)(regionBudget(end, before)) === 0 ? entry : null;
+      const run = region.wasmRun;
+      let result: number;
+      if (run !== null && wasm !== null) {
+        if (!flagsInState) {
+          wasm.flagsIn();
+          flagsInState = true;
+        }
+        // If it raises, WasmRegions.call leaves the Cpu's fields and the state area alike.
+        result = wasm.call(run, regionBudget(end, before));
+      } else {
+        if (flagsInState) flagsInState = this.flagsBack(wasm);
+        result = (entry.fn as RegionFunction)(regionBudget(end, before));
+      }
+      previous = result === 0 ? entry : null;
       if (region.upgradable === true) region.executed += c.instructionCount - before;
       this.currentPage = -1;
       this.currentRegion = null;
     }
+    if (flagsInState) this.flagsBack(wasm);
+  }
+
+  /** The lazy flags from the state area back into the Cpu; returns false (they are no longer there). */
+  private flagsBack(wasm: WasmRegions | null): boolean {
+    if (wasm !== null) wasm.flagsOut();
+    return false;
   }
 
   /**
@@ -517,7 +596,11 @@ export class Jit {
     const started = performance.now();
     // Mode 'on' (the test suite's) writes every memory access out in place at once, so the forced-on runs
     // test that form; 'auto' upgrades hot loops to it (see UPGRADE_CALLS).
-    const code = generateRegion(c.ram, entry.phys, entry.eip, entry.mode, this.modeSetting === 'on');
+    const wasm = this.backendSetting === 'wasm' ? this.wasm : null;
+    const code =
+      wasm !== null
+        ? generateWasmRegion(c.ram, entry.phys, entry.eip, entry.mode, wasm.pages)
+        : generateRegion(c.ram, entry.phys, entry.eip, entry.mode, this.modeSetting === 'on');
     entry.epoch = this.epoch;
     if (code === null) {
       // Kept in the page's list too, so that new code written there gets its chance.
@@ -526,7 +609,13 @@ export class Jit {
       markBytes(this.bytesOf(entry.phys >>> 12), [entry.phys, entry.phys + INSTRUCTION_MAX]);
       return false;
     }
-    const fn = this.instantiate(code.source);
+    let fn: RegionFunction | null;
+    let wasmRun: WasmRun | null = null;
+    if ('bytes' in code) {
+      const compiled = this.instantiateWasm(code.bytes);
+      fn = compiled === null ? null : compiled.fn;
+      if (compiled !== null) wasmRun = compiled.run;
+    } else fn = this.instantiate(code.source);
     if (fn === null) return false;
     // The bytes from the first to the last byte of its blocks (all in the entry's page).
     let low = entry.phys;
@@ -539,7 +628,8 @@ export class Jit {
     for (const block of code.blocks) ranges.push(block.phys, block.phys + block.bytes);
     const region = new Region(fn, ranges, low, c.ram.slice(low, high));
     region.epoch = this.epoch;
-    region.upgradable = code.loops && this.modeSetting !== 'on';
+    region.wasmRun = wasmRun;
+    region.upgradable = code.loops && this.modeSetting !== 'on' && wasm === null;
     for (const block of code.blocks) {
       const e = block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
       if (e.fn !== null && e !== entry) continue; // already compiled elsewhere: leave it
@@ -583,6 +673,24 @@ export class Jit {
       this.factoryChars += source.length;
     }
     return factory(c, c.reg32, this, this.runtime);
+  }
+
+  /**
+   * The region function of WebAssembly module `bytes`; null when the host refuses to compile WebAssembly (a
+   * content-security policy without 'wasm-unsafe-eval'): regions are compiled to JavaScript from then on.
+   */
+  private instantiateWasm(bytes: Uint8Array<ArrayBuffer>): { run: WasmRun; fn: RegionFunction } | null {
+    try {
+      return (this.wasm as WasmRegions).instantiate(bytes);
+    } catch (e) {
+      if (e instanceof WebAssembly.CompileError && /refused|unsafe-eval|security/i.test(e.message)) {
+        this.backend = 'js';
+        return null;
+      }
+      if (e instanceof WebAssembly.CompileError)
+        throw new Error(`JIT produced an invalid module: ${e.message}`);
+      throw e;
+    }
   }
 
   /**

@@ -34,3 +34,29 @@ export function canCompileFunctions(): boolean {
     return false;
   }
 }
+
+/**
+ * What the block compiler generates: JavaScript functions (codegen.ts) or WebAssembly modules
+ * (wasm-codegen.ts). VISOR86_JIT_BACKEND picks it for new CPUs ('js' or 'wasm'); `cpu.jit.backend` changes it.
+ */
+export type JitBackend = 'js' | 'wasm';
+
+export const DEFAULT_JIT_BACKEND: JitBackend = 'wasm';
+
+/** The back end named by VISOR86_JIT_BACKEND, or DEFAULT_JIT_BACKEND. */
+export function jitBackendFromEnvironment(): JitBackend {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const value = env?.VISOR86_JIT_BACKEND?.trim().toLowerCase();
+  return value === 'js' || value === 'wasm' ? value : DEFAULT_JIT_BACKEND;
+}
+
+/** Whether WebAssembly can be compiled here (a CSP without 'wasm-unsafe-eval' forbids it). */
+export function canCompileWasm(): boolean {
+  try {
+    // The smallest module: magic and version.
+    const bytes = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
+    return typeof WebAssembly === 'object' && new WebAssembly.Module(bytes) instanceof WebAssembly.Module;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * Runs regions compiled to WebAssembly (wasm-codegen.ts) for one CPU: instantiates their modules against
+ * the machine's memory and the support module (wasm-support.ts), and wraps each in the RegionFunction the
+ * dispatcher calls (jit.ts). The wrapper moves the lazy-flag fields and EFLAGS between the Cpu's fields and
+ * the state area around the call, and turns what the module leaves there (EIP, instructions retired, the
+ * last instruction's start) into the Cpu's fields, as a JavaScript region's epilogue does. On a guest
+ * exception it reports the faulting instruction, which the helper that raised it was told.
+ */
+import type { Cpu } from '../cpu.ts';
+import { CR4_TSD, EAX, EDX } from '../constants.ts';
+import { FLAG_IF, FLAG_IOPL, FLAG_VM } from '../flags.ts';
+import {
+  STATE_EXIT_DONE,
+  STATE_EXIT_EIP,
+  STATE_EXIT_START,
+  STATE_FLAGS,
+  STATE_LAZY_DST,
+  STATE_LAZY_FLAGS,
+  STATE_LAZY_OP,
+  STATE_LAZY_RES,
+  STATE_LAZY_SIZE,
+  STATE_LAZY_SRC,
+} from '../layout.ts';
+import type { JitRuntime } from './runtime.ts';
+import { instantiateSupport, type SupportExports } from './wasm-support.ts';
+
+const OP = STATE_LAZY_OP >> 2;
+const SIZE = STATE_LAZY_SIZE >> 2;
+const DST = STATE_LAZY_DST >> 2;
+const SRC = STATE_LAZY_SRC >> 2;
+const RES = STATE_LAZY_RES >> 2;
+const PENDING = STATE_LAZY_FLAGS >> 2;
+const FLAGS = STATE_FLAGS >> 2;
+const EIP = STATE_EXIT_EIP >> 2;
+const DONE = STATE_EXIT_DONE >> 2;
+const START = STATE_EXIT_START >> 2;
+
+/** A compiled region's function: (budget, EIP) -> 0, 1, or 2 (a fallback ended it). */
+export type WasmRun = (budget: number, eip: number) => number;
+
+/** What the wrapper needs of the JIT: the self-modifying-code flag and the fallback marker. */
+export interface JitFlags {
+  smc: number;
+  inFallback: number;
+}
+
+/** Modules kept by their bytes (the same code compiles to the same bytes), up to this many bytes in all. */
+const MODULE_CACHE_BYTES = 16 << 20;
+
+export class WasmRegions {
+  private readonly state: Int32Array;
+  readonly pages: number;
+  private readonly imports: WebAssembly.Imports;
+  /** instructionCount when the running region was entered. */
+  private entryCount = 0;
+  /** Set while the interpreter runs an instruction for the region (its fault is reported by the interpreter). */
+  private inFallback = 0;
+  private readonly modules = new Map<string, WebAssembly.Module>();
+  private moduleBytes = 0;
+
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly jit: JitFlags,
+    rt: JitRuntime,
+    memory: WebAssembly.Memory,
+  ) {
+    this.state = new Int32Array(memory.buffer, 0, 64);
+    this.pages = memory.buffer.byteLength / 0x10000;
+    const support: SupportExports = instantiateSupport(memory, {
+      rd8: (seg, off) => rt.rd8(seg, off),
+      rd16: (seg, off) => rt.rd16(seg, off),
+      rd32: (seg, off) => rt.rd32(seg, off),
+      wr8: (seg, off, value) => {
+        rt.wr8(seg, off, value);
+        return jit.smc;
+      },
+      wr16: (seg, off, value) => {
+        rt.wr16(seg, off, value);
+        return jit.smc;
+      },
+      wr32: (seg, off, value) => {
+        rt.wr32(seg, off, value);
+        return jit.smc;
+      },
+    });
+    const state = this.state;
+    this.imports = {
+      rt: support,
+      js: {
+        memory,
+        fallback: (start: number, count: number) => this.fallback(start, count),
+        gp: (start: number, count: number) => {
+          this.at(start, count);
+          rt.gp();
+        },
+        de: (start: number, count: number) => {
+          this.at(start, count);
+          rt.de();
+        },
+        // checkRmWritable: the destination of a CMPXCHG faults as a write before it is read.
+        chkw: (seg: number, off: number, bytes: number, start: number, count: number) => {
+          this.at(start, count);
+          cpu.mmu.checkWritable(cpu.writeAddress(seg, off, bytes), bytes);
+        },
+        // RDTSC (ops/system.ts): #GP(0) when CR4.TSD is set outside ring 0; the counter counts the
+        // instructions retired before this one.
+        rdtsc: (start: number, count: number) => {
+          this.at(start, count);
+          if ((cpu.cr4 & CR4_TSD) !== 0 && cpu.cpl !== 0) rt.gp();
+          cpu.instructionCount = this.entryCount + count;
+          const t = rt.tsc();
+          cpu.reg32[EAX] = t % 4294967296;
+          cpu.reg32[EDX] = Math.floor(t / 4294967296);
+        },
+        // CLI (ops/misc.ts): #GP(0) when CPL > IOPL in protected mode, or in V86 mode below IOPL 3.
+        cli: (start: number, count: number) => {
+          this.at(start, count);
+          const fl = state[FLAGS];
+          const iopl = (fl & FLAG_IOPL) >> 12;
+          if (((cpu.cr0 & 1) !== 0 && cpu.cpl > iopl) || ((fl & FLAG_VM) !== 0 && iopl !== 3)) rt.gp();
+          state[FLAGS] = fl & ~FLAG_IF;
+        },
+        // PUSHF's value (ops/stack.ts): #GP(0) in V86 mode below IOPL 3; the flags materialised as
+        // getFlags() does, through the CPU's own fields, and left in EFLAGS with nothing pending.
+        pushf: (start: number, count: number) => {
+          this.at(start, count);
+          const fl = state[FLAGS];
+          if ((fl & FLAG_VM) !== 0 && (fl & FLAG_IOPL) !== FLAG_IOPL) rt.gp();
+          this.storeFlags();
+          const flags = cpu.getFlags();
+          state[FLAGS] = flags;
+          state[PENDING] = 0;
+          return flags;
+        },
+      },
+    };
+  }
+
+  /**
+   * The compiled region of module bytes `bytes`: `run`, for call() between flagsIn() and flagsOut(), and
+   * `fn`, a RegionFunction that does all three (Jit.step).
+   */
+  instantiate(bytes: Uint8Array<ArrayBuffer>): { run: WasmRun; fn: (budget: number) => number } {
+    let key = '';
+    for (let i = 0; i < bytes.length; i += 4096) {
+      key += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
+    }
+    let module = this.modules.get(key);
+    if (module === undefined) {
+      module = new WebAssembly.Module(bytes);
+      if (this.moduleBytes > MODULE_CACHE_BYTES) {
+        this.modules.clear();
+        this.moduleBytes = 0;
+      }
+      this.modules.set(key, module);
+      this.moduleBytes += bytes.length;
+    }
+    const run = new WebAssembly.Instance(module, this.imports).exports.run as WasmRun;
+    return { run, fn: (budget: number) => this.enter(run, budget) };
+  }
+
+  /** A region call with the lazy flags copied in before and out after. */
+  private enter(run: WasmRun, budget: number): number {
+    this.flagsIn();
+    const r = this.call(run, budget);
+    this.flagsOut();
+    return r;
+  }
+
+  /**
+   * Runs region `run` for at most `budget` instructions, the lazy flags already in the state area (flagsIn;
+   * several regions may run in a row before flagsOut). EFLAGS itself is copied back after each call, since
+   * the dispatcher reads IF between regions. Returns as a RegionFunction does. On a guest exception the
+   * Cpu's fields are brought up to date (and the state area with them) before it propagates.
+   */
+  call(run: WasmRun, budget: number): number {
+    const c = this.cpu;
+    const s = this.state;
+    const n0 = c.instructionCount;
+    this.entryCount = n0;
+    let r: number;
+    try {
+      r = run(budget, c.eip);
+    } catch (e) {
+      this.jit.inFallback = 0;
+      if (this.inFallback === 0) {
+        this.flagsOut();
+        c.instrStart = s[START];
+        c.instructionCount = n0 + s[DONE];
+      } else this.flagsIn(); // the interpreter's fields are the current ones
+      this.inFallback = 0;
+      throw e;
+    }
+    if (r === 2) return 1; // a fallback ended it: the Cpu's fields and the state area agree
+    c.flags = s[FLAGS];
+    c.eip = s[EIP];
+    c.instructionCount = n0 + s[DONE];
+    c.instrStart = s[START];
+    return r;
+  }
+
+  /** The Cpu's lazy fields and EFLAGS into the state area, where regions keep them. */
+  flagsIn(): void {
+    const c = this.cpu;
+    const s = this.state;
+    s[OP] = c.lazyOp;
+    s[SIZE] = c.lazySize;
+    s[DST] = c.lazyDst;
+    s[SRC] = c.lazySrc;
+    s[RES] = c.lazyRes;
+    s[PENDING] = c.lazyFlags;
+    s[FLAGS] = c.flags;
+  }
+
+  /** The state area's lazy fields and EFLAGS back into the Cpu. */
+  flagsOut(): void {
+    this.storeFlags();
+  }
+
+  /** Where the instruction that may raise next is: its start and the instructions the region ran before it. */
+  private at(start: number, count: number): void {
+    this.state[START] = start;
+    this.state[DONE] = count;
+  }
+
+  /** The lazy fields and EFLAGS from the state area into the Cpu. */
+  private storeFlags(): void {
+    const c = this.cpu;
+    const s = this.state;
+    c.lazyOp = s[OP];
+    c.lazySize = s[SIZE];
+    c.lazyDst = s[DST];
+    c.lazySrc = s[SRC];
+    c.lazyRes = s[RES];
+    c.lazyFlags = s[PENDING];
+    c.flags = s[FLAGS];
+  }
+
+  /** Runs the instruction at `start` in the interpreter; 1 when the region must stop after it. */
+  private fallback(start: number, count: number): number {
+    const c = this.cpu;
+    const s = this.state;
+    this.storeFlags();
+    c.eip = start;
+    c.instructionCount = this.entryCount + count;
+    this.inFallback = 1;
+    this.jit.inFallback = 1;
+    c.stepUnchecked();
+    this.jit.inFallback = 0;
+    this.inFallback = 0;
+    s[OP] = c.lazyOp;
+    s[SIZE] = c.lazySize;
+    s[DST] = c.lazyDst;
+    s[SRC] = c.lazySrc;
+    s[RES] = c.lazyRes;
+    s[PENDING] = c.lazyFlags;
+    s[FLAGS] = c.flags;
+    s[EIP] = c.eip;
+    return this.jit.smc !== 0 || c.halted ? 1 : 0;
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * The WebAssembly back end's parts on their own: the module writer (WebAssembly Core Specification 1.0,
+ * ch. 5), the state layout the CPU and its compiled code share (src/cpu/layout.ts), the support module's
+ * lazy-flag formulas against flags.ts and its memory accesses against the CPU's, and how the back end is
+ * chosen and given up where the host refuses WebAssembly. The translations themselves are compared with
+ * the interpreter in jit.test.ts, smc.test.ts and the rest of the CPU suites, which run with each back end.
+ */
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { Cpu } from '../../src/cpu/cpu.ts';
+import { OpenIoBus } from '../../src/cpu/bus.ts';
+import { PhysicalMemory } from '../../src/cpu/memory.ts';
+import {
+  FLAG_CF,
+  OP_ADC,
+  OP_ADD,
+  OP_LOGIC,
+  OP_SBB,
+  OP_SUB,
+  carryFrom,
+  testCondition,
+} from '../../src/cpu/flags.ts';
+import {
+  RAM_BASE,
+  STATE_EXIT_DONE,
+  STATE_EXIT_START,
+  STATE_FLAGS,
+  STATE_LAZY_DST,
+  STATE_LAZY_FLAGS,
+  STATE_LAZY_OP,
+  STATE_LAZY_RES,
+  STATE_LAZY_SIZE,
+  STATE_LAZY_SRC,
+  STATE_REG32,
+  STATE_SEG_BASE,
+  STATE_SREG,
+  TLB_BASE,
+} from '../../src/cpu/layout.ts';
+import { FunctionBody, I32, ModuleWriter, Op, sleb, uleb } from '../../src/cpu/jit/wasm-module.ts';
+import { instantiateSupport } from '../../src/cpu/jit/wasm-support.ts';
+import { jitBackendFromEnvironment } from '../../src/cpu/jit/mode.ts';
+import { execute, machine } from './jit-fuzz.ts';
+
+describe('module writer', () => {
+  test('LEB128 encodings (5.2.2)', () => {
+    const u = (v: number) => {
+      const out: number[] = [];
+      uleb(out, v);
+      return out;
+    };
+    const s = (v: number) => {
+      const out: number[] = [];
+      sleb(out, v);
+      return out;
+    };
+    expect(u(0)).toEqual([0]);
+    expect(u(127)).toEqual([0x7f]);
+    expect(u(128)).toEqual([0x80, 1]);
+    expect(u(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(u(0xffffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(s(0)).toEqual([0]);
+    expect(s(63)).toEqual([0x3f]);
+    expect(s(64)).toEqual([0xc0, 0]);
+    expect(s(-1)).toEqual([0x7f]);
+    expect(s(-64)).toEqual([0x40]);
+    expect(s(-65)).toEqual([0xbf, 0x7f]);
+    expect(s(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+    expect(s(-0x80000000)).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+  });
+
+  test('a module with an imported memory and function, locals, a loop and an export runs', () => {
+    const m = new ModuleWriter();
+    const log: number[] = [];
+    const record = m.importFunction('js', 'record', { params: [I32], results: [] });
+    m.importMemory('js', 'memory', 1);
+    // sum(n): for (i = n; i != 0; i--) { mem[8] += i; record(i) } return mem[8]
+    const f = new FunctionBody({ params: [I32], results: [I32] });
+    const i = f.local();
+    f.get(0).set(i);
+    f.begin(Op.block).begin(Op.loop);
+    f.get(i).op(Op.i32Eqz).brIf(1);
+    f.i32(0).field(8).get(i).op(Op.i32Add).mem(Op.i32Store, 8);
+    f.get(i).call(record);
+    f.get(i).i32(1).op(Op.i32Sub).set(i);
+    f.br(0).end().end();
+    f.field(8);
+    m.exportFunction('sum', m.addFunction(f));
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(m.bytes()), {
+      js: { memory, record: (v: number) => log.push(v) },
+    });
+    expect((instance.exports.sum as (n: number) => number)(10)).toBe(55);
+    expect(log).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(new Int32Array(memory.buffer)[2]).toBe(55);
+  });
+});
+
+describe('state layout', () => {
+  test('registers, selectors, segment bases, the TLB and RAM are views of one WebAssembly memory', () => {
+    const memory = new PhysicalMemory(1 << 20);
+    const cpu = new Cpu(memory, new OpenIoBus());
+    expect(memory.wasmMemory).not.toBeNull();
+    expect(cpu.stateInMemory).toBe(true);
+    const words = new Int32Array(memory.buffer);
+    cpu.reg32[3] = 0x11223344;
+    expect(words[(STATE_REG32 >> 2) + 3]).toBe(0x11223344);
+    cpu.reg8[1] = 0x99; // AH: byte 1 of EAX
+    expect(words[STATE_REG32 >> 2] & 0xff00).toBe(0x9900);
+    cpu.sreg[2] = 0x1234;
+    expect(new Uint16Array(memory.buffer)[(STATE_SREG >> 1) + 2]).toBe(0x1234);
+    cpu.segBase[5] = 0x5000;
+    expect(words[(STATE_SEG_BASE >> 2) + 5]).toBe(0x5000);
+    expect(cpu.mmu.tlb.byteOffset).toBe(TLB_BASE);
+    memory.write32(0x1000, 0xcafe);
+    expect(words[(RAM_BASE + 0x1000) >> 2]).toBe(0xcafe);
+    expect(memory.ram.byteOffset).toBe(RAM_BASE);
+  });
+
+  test('a second CPU on the same memory keeps its state apart and compiles to JavaScript', () => {
+    const memory = new PhysicalMemory(1 << 20);
+    const first = new Cpu(memory, new OpenIoBus());
+    const second = new Cpu(memory, new OpenIoBus());
+    expect(second.stateInMemory).toBe(false);
+    first.reg32[0] = 1;
+    second.reg32[0] = 2;
+    expect(first.reg32[0]).toBe(1);
+    second.jit.backend = 'wasm';
+    expect(second.jit.backend).toBe('js');
+  });
+});
+
+/** A CPU with its support module, the state area as words, and the JavaScript slow paths' calls. */
+function support() {
+  const memory = new PhysicalMemory(1 << 20);
+  const cpu = new Cpu(memory, new OpenIoBus());
+  const slow: string[] = [];
+  const exports = instantiateSupport(memory.wasmMemory as WebAssembly.Memory, {
+    rd8: (seg, off) => (slow.push(`rd8 ${seg} ${off}`), cpu.read8(seg, off)),
+    rd16: (seg, off) => (slow.push(`rd16 ${seg} ${off}`), cpu.read16(seg, off)),
+    rd32: (seg, off) => (slow.push(`rd32 ${seg} ${off}`), cpu.read32(seg, off)),
+    wr8: (seg, off, v) => (slow.push(`wr8 ${seg} ${off}`), cpu.write8(seg, off, v), 0),
+    wr16: (seg, off, v) => (slow.push(`wr16 ${seg} ${off}`), cpu.write16(seg, off, v), 0),
+    wr32: (seg, off, v) => (slow.push(`wr32 ${seg} ${off}`), cpu.write32(seg, off, v), 0),
+  });
+  return { cpu, memory, exports, slow, state: new Int32Array(memory.buffer, 0, 64) };
+}
+
+describe('support module', () => {
+  const OPS = [OP_ADD, OP_ADC, OP_SUB, OP_SBB, OP_LOGIC];
+  const EDGES = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x7fffffff, -0x80000000, -1];
+
+  test('cf() and cond(cc) agree with flags.ts on edge and random lazy states', () => {
+    const { exports, state } = support();
+    let seed = 12345;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) | 0);
+    const check = (op: number, size: number, dst: number, src: number, pending: number, flags: number) => {
+      // Results as the CPU records them: 8- and 16-bit ones are not masked.
+      const res =
+        op === OP_ADD
+          ? dst + src
+          : op === OP_ADC
+            ? dst + src + 1
+            : op === OP_SUB
+              ? dst - src
+              : op === OP_SBB
+                ? dst - src - 1
+                : dst & src;
+      const c = {
+        lazyOp: op,
+        lazySize: size,
+        lazyDst: dst,
+        lazySrc: src,
+        lazyRes: res | 0,
+        lazyFlags: pending,
+        flags,
+      } as unknown as Cpu;
+      state[STATE_LAZY_OP >> 2] = op;
+      state[STATE_LAZY_SIZE >> 2] = size;
+      state[STATE_LAZY_DST >> 2] = dst;
+      state[STATE_LAZY_SRC >> 2] = src;
+      state[STATE_LAZY_RES >> 2] = res | 0;
+      state[STATE_LAZY_FLAGS >> 2] = pending;
+      state[STATE_FLAGS >> 2] = flags;
+      const cf = pending & FLAG_CF ? carryFrom(op, size, dst, src, res | 0) : flags & FLAG_CF;
+      expect(exports.cf(), `cf of ${JSON.stringify(c)}`).toBe(cf);
+      for (let cc = 0; cc < 16; cc++) {
+        expect(exports.cond(cc), `cond ${cc} of ${JSON.stringify(c)}`).toBe(testCondition(c, cc) ? 1 : 0);
+      }
+    };
+    for (const op of OPS) {
+      for (let size = 0; size < 3; size++) {
+        const mask = [0xff, 0xffff, -1][size];
+        for (const d of EDGES) for (const s of EDGES) check(op, size, d & mask, s & mask, 0x8d5, 2);
+        for (let i = 0; i < 3000; i++) {
+          check(op, size, random() & mask, random() & mask, random() & 0x8d5, (random() & 0x8d5) | 2);
+        }
+      }
+    }
+  });
+
+  test('reads and writes take the fast path where the TLB allows, else the slow path after reporting', () => {
+    const { cpu, memory, exports, slow, state } = support();
+    memory.write32(0x2000, 0x44332211);
+    // Real mode, DS base 0: the first access fills the TLB through the slow path.
+    expect(exports.rd32(3, 0x2000, 0x77, 5) >>> 0).toBe(0x44332211);
+    expect(slow).toEqual(['rd32 3 8192']);
+    expect(state[STATE_EXIT_START >> 2]).toBe(0x77);
+    expect(state[STATE_EXIT_DONE >> 2]).toBe(5);
+    cpu.read8(3, 0x2000); // fills the page's TLB entry
+    slow.length = 0;
+    expect(exports.rd8(3, 0x2001, 0, 0)).toBe(0x22);
+    expect(exports.rd16(3, 0x2002, 0, 0)).toBe(0x4433);
+    expect(exports.rd32(3, 0x2000, 0, 0) >>> 0).toBe(0x44332211);
+    // Crossing the page end goes the slow way, as does a page without a TLB entry.
+    expect(exports.rd32(3, 0x2ffe, 0, 0)).toBe(cpu.read32(3, 0x2ffe));
+    expect(slow).toEqual(['rd32 3 12286']);
+    slow.length = 0;
+    cpu.write8(3, 0x2000, 0); // write rights for the page
+    slow.length = 0;
+    expect(exports.wr16(3, 0x2004, 0xbeef, 0, 0)).toBe(0);
+    expect(exports.wr32(3, 0x2008, -2, 0, 0)).toBe(0);
+    expect(slow).toEqual([]);
+    expect(memory.read16(0x2004)).toBe(0xbeef);
+    expect(memory.read32(0x2008) | 0).toBe(-2);
+    // Beyond the segment limit: the slow path (which raises #GP).
+    cpu.segLimit[3] = 0x2005;
+    expect(() => exports.rd32(3, 0x2004, 0, 0)).toThrow();
+    expect(slow).toEqual(['rd32 3 8196']);
+  });
+});
+
+describe('choosing the back end', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.unstubAllEnvs();
+  });
+
+  test('VISOR86_JIT_BACKEND picks it; anything else means the default', () => {
+    vi.stubEnv('VISOR86_JIT_BACKEND', 'js');
+    expect(jitBackendFromEnvironment()).toBe('js');
+    vi.stubEnv('VISOR86_JIT_BACKEND', ' WASM ');
+    expect(jitBackendFromEnvironment()).toBe('wasm');
+    vi.stubEnv('VISOR86_JIT_BACKEND', 'asm.js');
+    expect(['js', 'wasm']).toContain(jitBackendFromEnvironment());
+  });
+
+  test('where WebAssembly is refused (CSP), regions are compiled to JavaScript and run correctly', () => {
+    const code = Uint8Array.from([0xb9, 0x10, 0x27, 0, 0, 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xf4]); // sum 1..10000
+    const reference = execute(machine('flat32', code, 3, 'off'), 100_000, false);
+    const m = machine('flat32', code, 3, 'auto');
+    m.cpu.jit.backend = 'wasm';
+    expect(m.cpu.jit.backend).toBe('wasm');
+    // What a page under a policy without 'wasm-unsafe-eval' sees when it compiles a module.
+    const CompileError = WebAssembly.CompileError;
+    const stub = Object.create(WebAssembly) as typeof WebAssembly;
+    Object.defineProperty(stub, 'Module', {
+      value: function refused() {
+        throw new CompileError(
+          "WebAssembly.Module(): Refused to compile or instantiate WebAssembly module because 'wasm-unsafe-eval' is not an allowed source",
+        );
+      },
+    });
+    vi.stubGlobal('WebAssembly', stub);
+    expect(execute(m, 100_000, false)).toBe(reference);
+    expect(m.cpu.jit.backend).toBe('js');
+    expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
+  });
+
+  test('both back ends leave the same state after the same loop', () => {
+    const code = Uint8Array.from([0xb9, 0x10, 0x27, 0, 0, 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xf4]);
+    const states = (['js', 'wasm'] as const).map((backend) => {
+      const m = machine('flat32', code, 3, 'on');
+      m.cpu.jit.backend = backend;
+      expect(m.cpu.jit.backend).toBe(backend);
+      return execute(m, 100_000, false);
+    });
+    expect(states[1]).toBe(states[0]);
+  });
+});
