@@ -38,7 +38,9 @@ import {
 import { FunctionBody, I32, ModuleWriter, Op, sleb, uleb } from '../../src/cpu/jit/wasm-module.ts';
 import { instantiateSupport } from '../../src/cpu/jit/wasm-support.ts';
 import { jitBackendFromEnvironment } from '../../src/cpu/jit/mode.ts';
-import { execute, machine } from './jit-fuzz.ts';
+import { CODE, execute, machine } from './jit-fuzz.ts';
+
+const EAX = 0;
 
 describe('module writer', () => {
   test('LEB128 encodings (5.2.2)', () => {
@@ -263,6 +265,26 @@ describe('choosing the back end', () => {
     expect(execute(m, 100_000, false)).toBe(reference);
     expect(m.cpu.jit.backend).toBe('js');
     expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
+  });
+
+  test('after a flush, new regions reuse the table slots of the dropped ones and run their own code', () => {
+    const sum = [0xb9, 0x10, 0x27, 0, 0, 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xf4]; // eax += 10000 + ... + 1
+    const difference = [0xb9, 0x10, 0x27, 0, 0, 0x29, 0xc8, 0x49, 0x75, 0xfb, 0xf4]; // eax -= the same
+    const m = machine('flat32', Uint8Array.from(sum), 3, 'on');
+    m.cpu.jit.backend = 'wasm';
+    const eax = m.cpu.reg32[EAX];
+    execute(m, 100_000, false);
+    expect(m.cpu.reg32[EAX]).toBe((eax + 50005000) | 0);
+    const regions = m.cpu.jit.stats.regions;
+    expect(regions).toBeGreaterThan(0);
+    // Dropped, then the other loop loaded where the first was, written behind the JIT's back.
+    m.cpu.jit.flush();
+    m.memory.ram.set(difference, CODE);
+    m.cpu.halted = false;
+    m.cpu.eip = CODE;
+    execute(m, 100_000, false);
+    expect(m.cpu.reg32[EAX]).toBe(eax);
+    expect(m.cpu.jit.stats.regions).toBeGreaterThan(regions);
   });
 
   test('both back ends leave the same state after the same loop', () => {

@@ -29,7 +29,7 @@ import {
   type JitMode,
 } from './mode.ts';
 import { generateWasmRegion } from './wasm-codegen.ts';
-import { WasmRegions, type WasmRun } from './wasm-region.ts';
+import { WasmRegions } from './wasm-region.ts';
 import { createRuntime, type JitRuntime } from './runtime.ts';
 import {
   MODE_SINGLE,
@@ -81,8 +81,8 @@ class Region {
   upgradable = false;
   /** The entry it was compiled from, and every entry running it. */
   readonly entries: Entry[] = [];
-  /** A WebAssembly region's function, which the dispatcher calls through WasmRegions.call. */
-  wasmRun: WasmRun | null = null;
+  /** A WebAssembly region's slot in WasmRegions' table (the dispatcher calls it through WasmRegions.call), or -1. */
+  wasmSlot = -1;
   constructor(
     public fn: RegionFunction,
     /** Physical [start, end) pairs, one per block. */
@@ -293,6 +293,7 @@ export class Jit {
     const used = this.usedSlotCount;
     if (used === 0) return;
     this.usedSlotCount = 0;
+    if (this.wasm !== null) this.wasm.reset();
     if (used > USED_SLOTS_MAX) this.table.fill(null);
     else for (let i = 0; i < used; i++) this.table[this.usedSlots[i]] = null;
     const codePages = this.cpu.memory.codePages;
@@ -488,15 +489,15 @@ export class Jit {
         else region.upgradable = false;
       }
       const before = c.instructionCount;
-      const run = region.wasmRun;
+      const slot = region.wasmSlot;
       let result: number;
-      if (run !== null && wasm !== null) {
+      if (slot >= 0 && wasm !== null) {
         if (!flagsInState) {
           wasm.flagsIn();
           flagsInState = true;
         }
         // If it raises, WasmRegions.call leaves the Cpu's fields and the state area alike.
-        result = wasm.call(run, regionBudget(end, before));
+        result = wasm.call(slot, regionBudget(end, before));
       } else {
         if (flagsInState) flagsInState = this.flagsBack(wasm);
         result = (entry.fn as RegionFunction)(regionBudget(end, before));
@@ -588,7 +589,7 @@ export class Jit {
   /** Compiles the region entered at `entry`; false when nothing compiles there (it becomes interpret-only). */
   private compile(entry: Entry): boolean {
     const c = this.cpu;
-    if (this.entryCount >= MAX_ENTRIES) {
+    if (this.entryCount >= MAX_ENTRIES || (this.wasm !== null && this.wasm.full)) {
       this.flush();
       // The entry was dropped from the table with the rest: put it back.
       this.insert(hash(entry.phys, entry.eip), entry);
@@ -610,11 +611,11 @@ export class Jit {
       return false;
     }
     let fn: RegionFunction | null;
-    let wasmRun: WasmRun | null = null;
+    let wasmSlot = -1;
     if ('bytes' in code) {
       const compiled = this.instantiateWasm(code.bytes);
       fn = compiled === null ? null : compiled.fn;
-      if (compiled !== null) wasmRun = compiled.run;
+      if (compiled !== null) wasmSlot = compiled.slot;
     } else fn = this.instantiate(code.source);
     if (fn === null) return false;
     // The bytes from the first to the last byte of its blocks (all in the entry's page).
@@ -628,7 +629,7 @@ export class Jit {
     for (const block of code.blocks) ranges.push(block.phys, block.phys + block.bytes);
     const region = new Region(fn, ranges, low, c.ram.slice(low, high));
     region.epoch = this.epoch;
-    region.wasmRun = wasmRun;
+    region.wasmSlot = wasmSlot;
     region.upgradable = code.loops && this.modeSetting !== 'on' && wasm === null;
     for (const block of code.blocks) {
       const e = block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
@@ -679,7 +680,7 @@ export class Jit {
    * The region function of WebAssembly module `bytes`; null when the host refuses to compile WebAssembly (a
    * content-security policy without 'wasm-unsafe-eval'): regions are compiled to JavaScript from then on.
    */
-  private instantiateWasm(bytes: Uint8Array<ArrayBuffer>): { run: WasmRun; fn: RegionFunction } | null {
+  private instantiateWasm(bytes: Uint8Array<ArrayBuffer>): { slot: number; fn: RegionFunction } | null {
     try {
       return (this.wasm as WasmRegions).instantiate(bytes);
     } catch (e) {

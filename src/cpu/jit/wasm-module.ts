@@ -21,6 +21,7 @@ export const Op = {
   brIf: 0x0d,
   return: 0x0f,
   call: 0x10,
+  callIndirect: 0x11,
   drop: 0x1a,
   select: 0x1b,
   localGet: 0x20,
@@ -215,6 +216,7 @@ export class ModuleWriter {
   private readonly functions: FunctionBody[] = [];
   private readonly exports: Array<{ name: string; index: number }> = [];
   private memory: { module: string; name: string; pages: number } | null = null;
+  private table: { module: string; name: string; size: number } | null = null;
 
   private typeIndex(sig: Signature): number {
     const i = this.types.findIndex(
@@ -239,6 +241,16 @@ export class ModuleWriter {
   /** Imports the memory (minimum and maximum `pages` of 64 KiB: it never grows). */
   importMemory(module: string, name: string, pages: number): void {
     this.memory = { module, name, pages };
+  }
+
+  /** Imports a table of function references (table 0) of at least `size` entries. */
+  importTable(module: string, name: string, size: number): void {
+    this.table = { module, name, size };
+  }
+
+  /** The type index of a signature (for call_indirect). */
+  signatureIndex(sig: Signature): number {
+    return this.typeIndex(sig);
   }
 
   /** Adds a defined function; returns its function index. */
@@ -277,7 +289,7 @@ export class ModuleWriter {
     section(1, types);
     // Import section (2).
     const imports: number[] = [];
-    uleb(imports, this.imports.length + (this.memory ? 1 : 0));
+    uleb(imports, this.imports.length + (this.memory ? 1 : 0) + (this.table ? 1 : 0));
     for (const im of this.imports) {
       name(imports, im.module);
       name(imports, im.name);
@@ -290,6 +302,12 @@ export class ModuleWriter {
       imports.push(0x02, 0x01);
       uleb(imports, this.memory.pages);
       uleb(imports, this.memory.pages);
+    }
+    if (this.table) {
+      name(imports, this.table.module);
+      name(imports, this.table.name);
+      imports.push(0x01, 0x70, 0x00); // table of funcref, minimum only
+      uleb(imports, this.table.size);
     }
     section(2, imports);
     // Function section (3).

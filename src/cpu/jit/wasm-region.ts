@@ -44,6 +44,9 @@ export interface JitFlags {
   inFallback: number;
 }
 
+/** Regions the table holds at most before the JIT starts afresh. */
+const MAX_SLOTS = 1 << 16;
+
 /** Modules kept by their bytes (the same code compiles to the same bytes), up to this many bytes in all. */
 const MODULE_CACHE_BYTES = 16 << 20;
 
@@ -57,6 +60,11 @@ export class WasmRegions {
   private inFallback = 0;
   private readonly modules = new Map<string, WebAssembly.Module>();
   private moduleBytes = 0;
+  /** The regions' functions, called through the support module's call(slot, ...). */
+  private readonly table: WebAssembly.Table;
+  private tableSize = 256;
+  private nextSlot = 0;
+  private readonly callSlot: (slot: number, budget: number, eip: number) => number;
 
   constructor(
     private readonly cpu: Cpu,
@@ -66,26 +74,32 @@ export class WasmRegions {
   ) {
     this.state = new Int32Array(memory.buffer, 0, 64);
     this.pages = memory.buffer.byteLength / 0x10000;
-    const support: SupportExports = instantiateSupport(memory, {
-      rd8: (seg, off) => rt.rd8(seg, off),
-      rd16: (seg, off) => rt.rd16(seg, off),
-      rd32: (seg, off) => rt.rd32(seg, off),
-      wr8: (seg, off, value) => {
-        rt.wr8(seg, off, value);
-        return jit.smc;
+    this.table = new WebAssembly.Table({ element: 'anyfunc', initial: this.tableSize });
+    const support = instantiateSupport(
+      memory,
+      {
+        rd8: (seg, off) => rt.rd8(seg, off),
+        rd16: (seg, off) => rt.rd16(seg, off),
+        rd32: (seg, off) => rt.rd32(seg, off),
+        wr8: (seg, off, value) => {
+          rt.wr8(seg, off, value);
+          return jit.smc;
+        },
+        wr16: (seg, off, value) => {
+          rt.wr16(seg, off, value);
+          return jit.smc;
+        },
+        wr32: (seg, off, value) => {
+          rt.wr32(seg, off, value);
+          return jit.smc;
+        },
       },
-      wr16: (seg, off, value) => {
-        rt.wr16(seg, off, value);
-        return jit.smc;
-      },
-      wr32: (seg, off, value) => {
-        rt.wr32(seg, off, value);
-        return jit.smc;
-      },
-    });
+      this.table,
+    );
+    this.callSlot = support.call;
     const state = this.state;
     this.imports = {
-      rt: support,
+      rt: support as SupportExports,
       js: {
         memory,
         fallback: (start: number, count: number) => this.fallback(start, count),
@@ -140,7 +154,7 @@ export class WasmRegions {
    * The compiled region of module bytes `bytes`: `run`, for call() between flagsIn() and flagsOut(), and
    * `fn`, a RegionFunction that does all three (Jit.step).
    */
-  instantiate(bytes: Uint8Array<ArrayBuffer>): { run: WasmRun; fn: (budget: number) => number } {
+  instantiate(bytes: Uint8Array<ArrayBuffer>): { slot: number; fn: (budget: number) => number } {
     let key = '';
     for (let i = 0; i < bytes.length; i += 4096) {
       key += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
@@ -156,31 +170,47 @@ export class WasmRegions {
       this.moduleBytes += bytes.length;
     }
     const run = new WebAssembly.Instance(module, this.imports).exports.run as WasmRun;
-    return { run, fn: (budget: number) => this.enter(run, budget) };
+    const slot = this.nextSlot++;
+    if (slot >= this.tableSize) {
+      this.table.grow(this.tableSize);
+      this.tableSize *= 2;
+    }
+    this.table.set(slot, run);
+    return { slot, fn: (budget: number) => this.enter(slot, budget) };
+  }
+
+  /** Whether the table is as large as it may grow (the JIT then drops everything, see reset()). */
+  get full(): boolean {
+    return this.nextSlot >= MAX_SLOTS;
+  }
+
+  /** Forgets every region (after Jit.flush: none of them can be called again); slots are reused. */
+  reset(): void {
+    this.nextSlot = 0;
   }
 
   /** A region call with the lazy flags copied in before and out after. */
-  private enter(run: WasmRun, budget: number): number {
+  private enter(slot: number, budget: number): number {
     this.flagsIn();
-    const r = this.call(run, budget);
+    const r = this.call(slot, budget);
     this.flagsOut();
     return r;
   }
 
   /**
-   * Runs region `run` for at most `budget` instructions, the lazy flags already in the state area (flagsIn;
+   * Runs the region in table slot `slot` for at most `budget` instructions, the lazy flags already in the state area (flagsIn;
    * several regions may run in a row before flagsOut). EFLAGS itself is copied back after each call, since
    * the dispatcher reads IF between regions. Returns as a RegionFunction does. On a guest exception the
    * Cpu's fields are brought up to date (and the state area with them) before it propagates.
    */
-  call(run: WasmRun, budget: number): number {
+  call(slot: number, budget: number): number {
     const c = this.cpu;
     const s = this.state;
     const n0 = c.instructionCount;
     this.entryCount = n0;
     let r: number;
     try {
-      r = run(budget, c.eip);
+      r = this.callSlot(slot, budget, c.eip);
     } catch (e) {
       this.jit.inFallback = 0;
       if (this.inFallback === 0) {

@@ -27,7 +27,7 @@ import {
   TLB_BASE,
 } from '../layout.ts';
 import { TLB_PHYS } from '../paging.ts';
-import { FunctionBody, I32, ModuleWriter, Op, type Signature } from './wasm-module.ts';
+import { FunctionBody, I32, ModuleWriter, Op, uleb, type Signature } from './wasm-module.ts';
 
 const FLAG_CF = 0x1;
 const FLAG_PF = 0x4;
@@ -253,6 +253,23 @@ function conditionFunction(cfIndex: number): FunctionBody {
   return f;
 }
 
+/** What regions export, and what call() calls through the table: (budget, EIP) -> result. */
+export const REGION_SIGNATURE: Signature = { params: [I32, I32], results: [I32] };
+
+/**
+ * call(slot, budget, eip): runs the region in table slot `slot`. The dispatcher calls every region through
+ * this one export, so V8 sees a single WebAssembly callee at that call site (and calls it without its
+ * generic argument-converting wrapper).
+ */
+function callFunction(m: ModuleWriter): FunctionBody {
+  const f = new FunctionBody({ params: [I32, I32, I32], results: [I32] });
+  f.get(1).get(2).get(0);
+  f.op(Op.callIndirect);
+  uleb(f.code, m.signatureIndex(REGION_SIGNATURE));
+  f.code.push(0); // table 0
+  return f;
+}
+
 /** The support module's bytes for a memory of `pages` 64 KiB pages. */
 export function supportModule(pages: number): Uint8Array<ArrayBuffer> {
   const m = new ModuleWriter();
@@ -265,6 +282,7 @@ export function supportModule(pages: number): Uint8Array<ArrayBuffer> {
     m.importFunction('js', 'wr32', SIG_SLOW_WRITE),
   ];
   m.importMemory('js', 'memory', pages);
+  m.importTable('js', 'table', 1);
   const functions = [
     readFunction(0, slow[0]),
     readFunction(1, slow[1]),
@@ -278,16 +296,26 @@ export function supportModule(pages: number): Uint8Array<ArrayBuffer> {
   const condIndex = m.addFunction(conditionFunction(cfIndex));
   indexes.push(cfIndex, condIndex);
   SUPPORT_EXPORTS.forEach((name, i) => m.exportFunction(name, indexes[i]));
+  m.exportFunction('call', m.addFunction(callFunction(m)));
   return m.bytes();
 }
 
 /** The support functions of one CPU, as region modules import them. */
 export type SupportExports = Record<(typeof SUPPORT_EXPORTS)[number], (...args: number[]) => number>;
 
-/** Instantiates the support module on `memory` with the JavaScript slow paths `slow`. */
-export function instantiateSupport(memory: WebAssembly.Memory, slow: SupportImports): SupportExports {
+/**
+ * Instantiates the support module on `memory` with the JavaScript slow paths `slow` and the table of
+ * regions `table` (a new one of one slot when not given).
+ */
+export function instantiateSupport(
+  memory: WebAssembly.Memory,
+  slow: SupportImports,
+  table = new WebAssembly.Table({ element: 'anyfunc', initial: 1 }),
+): SupportExports & { call(slot: number, budget: number, eip: number): number } {
   const pages = memory.buffer.byteLength / 0x10000;
   const module = new WebAssembly.Module(supportModule(pages));
-  const instance = new WebAssembly.Instance(module, { js: { ...slow, memory } });
-  return instance.exports as unknown as SupportExports;
+  const instance = new WebAssembly.Instance(module, { js: { ...slow, memory, table } });
+  return instance.exports as unknown as SupportExports & {
+    call(slot: number, budget: number, eip: number): number;
+  };
 }
