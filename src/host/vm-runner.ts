@@ -25,6 +25,7 @@
 import type { Pc } from '../machine/pc.ts';
 import { decodeSnapshot, encodeSnapshot } from '../machine/snapshot-file.ts';
 import type { DeviceState } from '../devices/device.ts';
+import { NS_PER_INSTRUCTION } from '../machine/clock.ts';
 import {
   buildMachine,
   checkConfig,
@@ -481,7 +482,13 @@ export class VmRunner {
     const end = this.env.now();
     const elapsed = end - start;
     this.busyMs += elapsed;
-    this.adaptSlice(pc.cpu.instructionCount - before, elapsed);
+    const executed = pc.cpu.instructionCount - before;
+    this.adaptSlice(executed, elapsed);
+    // Instructions executed faster than the virtual clock's nominal rate move virtual time ahead of the wall
+    // clock; that part is forgiven, as lag is, so a busy guest runs flat out. Only time skipped while the
+    // guest waits in HLT is held back to the wall clock.
+    const excessMs = (executed * NS_PER_INSTRUCTION) / 1e6 - elapsed;
+    if (excessMs > 0) this.paceVirtualNs += excessMs * 1e6;
 
     switch (reason) {
       case 'exit':
