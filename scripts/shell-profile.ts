@@ -108,7 +108,9 @@ for (let i = 0; i < commands.length; i++) {
       `(${(n / 1e6 / cpuSeconds).toFixed(1)} MIPS), ${(n / 1e6).toFixed(1)} M instructions; ` +
       `compiled ${s.regions - stats0.regions} regions in ${(s.compileMs - stats0.compileMs).toFixed(0)} ms, ` +
       `${s.regionCalls - stats0.regionCalls} region calls (${s.chained - stats0.chained} linked), ` +
-      `${s.interpreted - stats0.interpreted} interpreted, ${s.fallbacks - stats0.fallbacks} fallbacks; ` +
+      `${s.interpreted - stats0.interpreted} interpreted, ${s.fallbacks - stats0.fallbacks} fallbacks, ` +
+      `${s.invalidatedRegions - stats0.invalidatedRegions} invalidations (${s.invalidatedPages - stats0.invalidatedPages} pages), ` +
+      `${s.flushes - stats0.flushes} flushes; ` +
       `last line ${JSON.stringify(output)}`,
   );
   if (histogramSize > 0) {
