@@ -42,7 +42,6 @@ import {
   USED_SLOTS_MAX,
   MAX_ENTRIES,
   DEFAULT_THRESHOLD,
-  WASM_THRESHOLD,
   INSTRUCTION_MAX,
   UPGRADE_CALLS,
   UPGRADE_MIN_PER_CALL,
@@ -250,10 +249,9 @@ export class Jit {
     this.enabled = this.modeSetting !== 'off';
   }
 
-  /** Executions before a block start is compiled: none in mode 'on', else what suits the back end. */
+  /** Executions before a block start is compiled: none in mode 'on'. */
   private defaultThreshold(): number {
-    if (this.modeSetting === 'on') return 0;
-    return this.backendSetting === 'wasm' ? WASM_THRESHOLD : DEFAULT_THRESHOLD;
+    return this.modeSetting === 'on' ? 0 : DEFAULT_THRESHOLD;
   }
 
   /** 'off', 'on' (compile at first execution, single steps too) or 'auto' (hot blocks, where allowed). */

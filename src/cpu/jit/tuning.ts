@@ -39,15 +39,12 @@ export const MAX_ENTRIES = 1 << 17;
  * compile, and V8 runs a new function unoptimised until it is hot in turn: code run a few hundred times is
  * cheaper to interpret. Measured through Linux kernel init (CPU MIPS): 100 → 7.7, 1000 → 13.8, 5000 → 17.1,
  * 20000 → 16.6 (the interpreter alone: 9.7); the decompressor's and the bench guest's loops reach any of
- * them at once (docs/PERFORMANCE.md).
+ * them at once (docs/PERFORMANCE.md). The WebAssembly back end compiles several times faster, but lower
+ * thresholds did not pay there either: Linux boot and busybox (seconds, single runs) 500 → 21.6 and 28.3,
+ * 2000 → 18.6 and 28.1, 5000 → 17.9 and 21.6; lukewarm kernel code compiled for each fork+exec costs more
+ * than interpreting it.
  */
 export const DEFAULT_THRESHOLD = 5000;
-/**
- * The same for the WebAssembly back end, whose regions compile in a fraction of the time and run at full
- * speed at once. Measured over the first 4 G instructions of the Linux boot (seconds, one run each, on a
- * busy 2-core machine): 50 → 21.4, 200 → 18.0, 500 → 15.4-15.9, 1500 → 16.9, 5000 → 17.1.
- */
-export const WASM_THRESHOLD = 500;
 
 /** Bytes an interpret-only entry watches (the longest instruction). */
 export const INSTRUCTION_MAX = 15;
