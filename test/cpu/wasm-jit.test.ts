@@ -250,6 +250,7 @@ describe('choosing the back end', () => {
     const reference = execute(machine('flat32', code, 3, 'off'), 100_000, false);
     const m = machine('flat32', code, 3, 'auto');
     m.cpu.jit.backend = 'wasm';
+    m.cpu.jit.threshold = 10; // so the loop is compiled again after the first compile is refused
     expect(m.cpu.jit.backend).toBe('wasm');
     // What a page under a policy without 'wasm-unsafe-eval' sees when it compiles a module.
     const CompileError = WebAssembly.CompileError;

@@ -245,7 +245,6 @@ export class Jit {
     }
     this.backendSetting = next;
     this.flush();
-    this.threshold = this.defaultThreshold();
     this.enabled = this.modeSetting !== 'off';
   }
 
