@@ -209,7 +209,7 @@ export class Jit {
   readonly runtime: JitRuntime;
   private functionsWork: boolean | null = null;
   private backendSetting: JitBackend = 'js';
-  /** The WebAssembly back end's runtime, made when it is first used. */
+  /** The WebAssembly back end's runtime, made at its first compile (wasmRegions()). */
   private wasm: WasmRegions | null = null;
   private lastGeneration: number;
   /** Bumped when RAM may have changed behind our back: regions of an older epoch check their bytes. */
@@ -236,13 +236,11 @@ export class Jit {
     return this.backendSetting;
   }
   set backend(backend: JitBackend) {
-    const memory = this.cpu.memory.wasmMemory;
     const next: JitBackend =
-      backend === 'wasm' && memory !== null && this.cpu.stateInMemory && canCompileWasm() ? 'wasm' : 'js';
+      backend === 'wasm' && this.cpu.memory.wasmMemory !== null && this.cpu.stateInMemory && canCompileWasm()
+        ? 'wasm'
+        : 'js';
     if (next === this.backendSetting) return;
-    if (next === 'wasm' && this.wasm === null && memory !== null) {
-      this.wasm = new WasmRegions(this.cpu, this, this.runtime, memory);
-    }
     this.backendSetting = next;
     this.flush();
     this.enabled = this.modeSetting !== 'off';
@@ -594,10 +592,10 @@ export class Jit {
     const started = performance.now();
     // Mode 'on' (the test suite's) writes every memory access out in place at once, so the forced-on runs
     // test that form; 'auto' upgrades hot loops to it (see UPGRADE_CALLS).
-    const wasm = this.backendSetting === 'wasm' ? this.wasm : null;
+    const memory = this.backendSetting === 'wasm' ? c.memory.wasmMemory : null;
     const code =
-      wasm !== null
-        ? generateWasmRegion(c.ram, entry.phys, entry.eip, entry.mode, wasm.pages)
+      memory !== null
+        ? generateWasmRegion(c.ram, entry.phys, entry.eip, entry.mode, memory.buffer.byteLength / 0x10000)
         : generateRegion(c.ram, entry.phys, entry.eip, entry.mode, this.modeSetting === 'on');
     entry.epoch = this.epoch;
     if (code === null) {
@@ -627,7 +625,7 @@ export class Jit {
     const region = new Region(fn, ranges, low, c.ram.slice(low, high));
     region.epoch = this.epoch;
     region.wasmSlot = wasmSlot;
-    region.upgradable = code.loops && this.modeSetting !== 'on' && wasm === null;
+    region.upgradable = code.loops && this.modeSetting !== 'on' && memory === null;
     for (const block of code.blocks) {
       const e = block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
       if (e.fn !== null && e !== entry) continue; // already compiled elsewhere: leave it
@@ -674,12 +672,28 @@ export class Jit {
   }
 
   /**
+   * The WebAssembly back end's runtime (the support module, the table of regions), made at the first compile
+   * rather than with every CPU: most CPUs the tests build never compile anything.
+   */
+  private wasmRegions(): WasmRegions {
+    if (this.wasm === null) {
+      this.wasm = new WasmRegions(
+        this.cpu,
+        this,
+        this.runtime,
+        this.cpu.memory.wasmMemory as WebAssembly.Memory,
+      );
+    }
+    return this.wasm;
+  }
+
+  /**
    * The region function of WebAssembly module `bytes`; null when the host refuses to compile WebAssembly (a
    * content-security policy without 'wasm-unsafe-eval'): regions are compiled to JavaScript from then on.
    */
   private instantiateWasm(bytes: Uint8Array<ArrayBuffer>): { slot: number; fn: RegionFunction } | null {
     try {
-      return (this.wasm as WasmRegions).instantiate(bytes);
+      return this.wasmRegions().instantiate(bytes);
     } catch (e) {
       if (e instanceof WebAssembly.CompileError && /refused|unsafe-eval|security/i.test(e.message)) {
         this.backend = 'js';

@@ -51,7 +51,7 @@ import {
   MODE_STACK32,
 } from './tuning.ts';
 import { FunctionBody, I32, I64, ModuleWriter, Op, type Signature } from './wasm-module.ts';
-import { SUPPORT_EXPORTS, SUPPORT_SIGNATURES } from './wasm-support.ts';
+import { REGION_SIGNATURE, SUPPORT_EXPORTS, SUPPORT_SIGNATURES } from './wasm-support.ts';
 
 const ARITH = 0x8d5; // CF PF AF ZF SF OF
 const CF = 0x1;
@@ -89,7 +89,6 @@ const F_PUSHF = 14;
 /** The JavaScript imports after the support module's, in function-index order (wasm-region.ts provides them). */
 export const REGION_IMPORTS = ['fallback', 'gp', 'chkw', 'de', 'rdtsc', 'cli', 'pushf'] as const;
 
-const SIG_REGION: Signature = { params: [I32, I32], results: [I32] };
 const SIG_FALLBACK: Signature = { params: [I32, I32], results: [I32] };
 const SIG_RAISE: Signature = { params: [I32, I32], results: [] };
 const SIG_CHECK_WRITABLE: Signature = { params: [I32, I32, I32, I32, I32], results: [] };
@@ -140,7 +139,7 @@ interface Patch {
 
 /** The code of a region as it is being written, one block at a time. */
 class Builder {
-  f = new FunctionBody(SIG_REGION);
+  f = new FunctionBody(REGION_SIGNATURE);
   patches: Patch[] = [];
   /** Blocks and ifs opened inside the current block's code. */
   nest = 0;
@@ -1885,7 +1884,7 @@ export function generateWasmRegion(
     seen.add(start);
     const offset = (phys & 0xfff) + (start - eip);
     if (offset < 0 || offset > 0xfff) continue;
-    b.f = new FunctionBody(SIG_REGION);
+    b.f = new FunctionBody(REGION_SIGNATURE);
     b.patches = [];
     const block = translateBlock(b, ram, pageBase + offset, start, single ? 1 : MAX_INSTRUCTIONS);
     if (block === null) {
@@ -2044,9 +2043,9 @@ function assemble(codes: BlockCode[], temps: number, pages: number): Uint8Array<
   for (const name of SUPPORT_EXPORTS) m.importFunction('rt', name, SUPPORT_SIGNATURES[name]);
   for (const name of REGION_IMPORTS) m.importFunction('js', name, IMPORT_SIGNATURES[name]);
   m.importMemory('js', 'memory', pages);
-  const f = new FunctionBody(SIG_REGION);
+  const f = new FunctionBody(REGION_SIGNATURE);
   f.localGroups = [
-    [L_N64 - SIG_REGION.params.length, I32],
+    [L_N64 - REGION_SIGNATURE.params.length, I32],
     [L_TEMP - L_N64, I64],
     [temps, I32],
   ];

@@ -52,7 +52,6 @@ const MODULE_CACHE_BYTES = 16 << 20;
 
 export class WasmRegions {
   private readonly state: Int32Array;
-  readonly pages: number;
   private readonly imports: WebAssembly.Imports;
   /** instructionCount when the running region was entered. */
   private entryCount = 0;
@@ -73,7 +72,6 @@ export class WasmRegions {
     memory: WebAssembly.Memory,
   ) {
     this.state = new Int32Array(memory.buffer, 0, 64);
-    this.pages = memory.buffer.byteLength / 0x10000;
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: this.tableSize });
     const support = instantiateSupport(
       memory,
@@ -140,7 +138,7 @@ export class WasmRegions {
           this.at(start, count);
           const fl = state[FLAGS];
           if ((fl & FLAG_VM) !== 0 && (fl & FLAG_IOPL) !== FLAG_IOPL) rt.gp();
-          this.storeFlags();
+          this.flagsOut();
           const flags = cpu.getFlags();
           state[FLAGS] = flags;
           state[PENDING] = 0;
@@ -244,17 +242,6 @@ export class WasmRegions {
 
   /** The state area's lazy fields and EFLAGS back into the Cpu. */
   flagsOut(): void {
-    this.storeFlags();
-  }
-
-  /** Where the instruction that may raise next is: its start and the instructions the region ran before it. */
-  private at(start: number, count: number): void {
-    this.state[START] = start;
-    this.state[DONE] = count;
-  }
-
-  /** The lazy fields and EFLAGS from the state area into the Cpu. */
-  private storeFlags(): void {
     const c = this.cpu;
     const s = this.state;
     c.lazyOp = s[OP];
@@ -266,11 +253,16 @@ export class WasmRegions {
     c.flags = s[FLAGS];
   }
 
+  /** Where the instruction that may raise next is: its start and the instructions the region ran before it. */
+  private at(start: number, count: number): void {
+    this.state[START] = start;
+    this.state[DONE] = count;
+  }
+
   /** Runs the instruction at `start` in the interpreter; 1 when the region must stop after it. */
   private fallback(start: number, count: number): number {
     const c = this.cpu;
-    const s = this.state;
-    this.storeFlags();
+    this.flagsOut();
     c.eip = start;
     c.instructionCount = this.entryCount + count;
     this.inFallback = 1;
@@ -278,14 +270,8 @@ export class WasmRegions {
     c.stepUnchecked();
     this.jit.inFallback = 0;
     this.inFallback = 0;
-    s[OP] = c.lazyOp;
-    s[SIZE] = c.lazySize;
-    s[DST] = c.lazyDst;
-    s[SRC] = c.lazySrc;
-    s[RES] = c.lazyRes;
-    s[PENDING] = c.lazyFlags;
-    s[FLAGS] = c.flags;
-    s[EIP] = c.eip;
+    this.flagsIn();
+    this.state[EIP] = c.eip;
     return this.jit.smc !== 0 || c.halted ? 1 : 0;
   }
 }
