@@ -31,8 +31,31 @@ export const STATE_EXIT_DONE = 0x84;
 export const STATE_EXIT_START = 0x88;
 /** The segment selectors (Cpu.sreg), uint16 each, ES CS SS DS FS GS. */
 export const STATE_SREG = 0x90;
-/** Bytes of the state area (room to grow; the TLB follows at a 64 KiB boundary). */
-export const STATE_BYTES = 0x10000;
+/**
+ * What the WebAssembly dispatcher (wasm-support.ts `run`) leaves beside a region's exit: the instructions
+ * the regions before the last one retired in this call, how many regions it entered through its cache, and
+ * the table slot of the region running now (the JIT asks which region a write to code hit).
+ */
+export const STATE_EXIT_CHAIN = 0xa0;
+export const STATE_EXIT_LINKS = 0xa4;
+export const STATE_RUNNING_SLOT = 0xa8;
+/**
+ * The WebAssembly dispatcher's cache of region entries: DISPATCH_LINES lines of 16 bytes, indexed by
+ * dispatchLine(physical address): physical address (-1 when empty), EIP, table slot << 4 | mode, and the
+ * highest EIP of the region's bytes (checked against the CS limit).
+ */
+export const STATE_DISPATCH = 0x10000;
+export const DISPATCH_LINE_BITS = 12;
+export const DISPATCH_LINES = 1 << DISPATCH_LINE_BITS;
+/** Bytes of the state area (the TLB follows at a 64 KiB boundary). */
+export const STATE_BYTES = STATE_DISPATCH + DISPATCH_LINES * 16;
+
+/** The multiplier of dispatchLine's hash (2^32 / golden ratio, as an int32). */
+export const DISPATCH_HASH = 0x9e3779b1 | 0;
+/** The dispatcher cache line of code at physical address `phys`: the top bits of a multiplicative hash. */
+export function dispatchLine(phys: number): number {
+  return Math.imul(phys, DISPATCH_HASH) >>> (32 - DISPATCH_LINE_BITS);
+}
 
 /** The TLB: one int32 per linear page (Mmu.tlb). */
 export const TLB_BASE = STATE_BYTES;

@@ -38,9 +38,11 @@ import {
 import { FunctionBody, I32, ModuleWriter, Op, sleb, uleb } from '../../src/cpu/jit/wasm-module.ts';
 import { instantiateSupport } from '../../src/cpu/jit/wasm-support.ts';
 import { jitBackendFromEnvironment } from '../../src/cpu/jit/mode.ts';
-import { CODE, execute, machine } from './jit-fuzz.ts';
+import { CODE, DATA, execute, machine } from './jit-fuzz.ts';
 
 const EAX = 0;
+const EBX = 3;
+const DS = 3;
 
 describe('module writer', () => {
   test('LEB128 encodings (5.2.2)', () => {
@@ -297,5 +299,55 @@ describe('choosing the back end', () => {
       return execute(m, 100_000, false);
     });
     expect(states[1]).toBe(states[0]);
+  });
+});
+
+describe('the WebAssembly dispatcher', () => {
+  // A loop that calls a function on the next page: two regions (the loop with the code after the call, and
+  // the function) that follow each other without the JavaScript dispatcher once the cache knows them.
+  const callLoop = () => {
+    const code = new Uint8Array(0x1010);
+    // ecx = 10000; loop: call CODE+0x1000; dec ecx; jnz loop; hlt
+    code.set([0xb9, 0x10, 0x27, 0, 0, 0xe8, 0xf6, 0x0f, 0, 0, 0x49, 0x75, 0xf8, 0xf4], 0);
+    // CODE+0x1000: add eax, ecx; ret
+    code.set([0x01, 0xc8, 0xc3], 0x1000);
+    return code;
+  };
+
+  test("regions are entered from region to region through its cache, with the interpreter's result", () => {
+    const code = callLoop();
+    const reference = execute(machine('flat32', code, 5, 'off'), 200_000, false);
+    const m = machine('flat32', code, 5, 'auto');
+    m.cpu.jit.backend = 'wasm';
+    m.cpu.jit.threshold = 10;
+    let left = 200_000;
+    while (left > 0 && !m.cpu.halted) {
+      m.cpu.run(Math.min(left, 20_000));
+      left -= 20_000;
+    }
+    expect(execute(m, 0, false)).toBe(reference);
+    const s = m.cpu.jit.stats;
+    // 10000 iterations, two region entries each: nearly all of them through the cache.
+    expect(s.regionCalls).toBeGreaterThan(19_000);
+    expect(s.chained).toBeGreaterThan(s.regionCalls * 0.9);
+  });
+
+  test('memory accesses compiled for flat segments are not reused once DS has a base', () => {
+    // mov eax, [ebx]; hlt
+    const m = machine('flat32', Uint8Array.from([0x8b, 0x03, 0xf4]), 1, 'on');
+    m.cpu.jit.backend = 'wasm';
+    m.memory.write32(DATA, 0x11111111);
+    m.memory.write32(DATA + 0x1000, 0x22222222);
+    m.cpu.reg32[EBX] = DATA;
+    execute(m, 10, false);
+    expect(m.cpu.reg32[EAX] >>> 0).toBe(0x11111111);
+    const regions = m.cpu.jit.stats.regions;
+    // The same code with DS based at 4 KiB (as a segment load would leave it).
+    m.cpu.segBase[DS] = 0x1000;
+    m.cpu.halted = false;
+    m.cpu.eip = CODE;
+    execute(m, 10, false);
+    expect(m.cpu.reg32[EAX] >>> 0).toBe(0x22222222);
+    expect(m.cpu.jit.stats.regions).toBeGreaterThan(regions);
   });
 });

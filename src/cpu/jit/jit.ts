@@ -17,7 +17,7 @@
  * virtual time and interrupt delivery are exactly the interpreter's.
  */
 import type { Cpu } from '../cpu.ts';
-import { CS, SS } from '../constants.ts';
+import { CS, DS, ES, SS } from '../constants.ts';
 import { FLAG_IF, FLAG_TF } from '../flags.ts';
 import { generateRegion } from './codegen.ts';
 import {
@@ -33,6 +33,7 @@ import { WasmRegions } from './wasm-region.ts';
 import { createRuntime, type JitRuntime } from './runtime.ts';
 import {
   MODE_SINGLE,
+  MODE_FLAT,
   MODE_STACK32,
   BUDGET_MAX,
   HASH_BITS,
@@ -179,6 +180,10 @@ export class Jit {
    */
   private readonly codeBytes: Array<Uint32Array | null>;
   private currentRegion: Region | null = null;
+  /** Set while WebAssembly regions run (the running one is in the state area: runningRegion()). */
+  private inWasm = false;
+  /** The WebAssembly regions by table slot (slots are reused after a flush). */
+  private readonly slotRegions: Array<Region | null> = [];
   /**
    * Per RAM page: how often a write replaced compiled code there (saturating). Code that keeps rewriting
    * itself is compiled ever later (the threshold doubles every 4 rewrites), so it runs interpreted instead of
@@ -317,6 +322,7 @@ export class Jit {
     this.codeBytes[page] = null;
     let e = this.pageEntries[page];
     this.pageEntries[page] = null;
+    const running = this.runningRegion();
     while (e !== null) {
       if (e.region) e.region.valid = false;
       this.unlink(e);
@@ -325,7 +331,7 @@ export class Jit {
       e = e.pageNext;
     }
     this.stats.invalidatedPages++;
-    if (page === this.currentPage) this.smc = 1;
+    if (page === this.currentPage || (running !== null && running.low >>> 12 === page)) this.smc = 1;
   }
 
   /**
@@ -355,7 +361,8 @@ export class Jit {
     if (!hit) return;
     this.stats.invalidatedRegions++;
     if (this.rewrites[page] < 255) this.rewrites[page]++;
-    if (this.currentRegion !== null && !this.currentRegion.valid) this.smc = 1;
+    const running = this.runningRegion();
+    if (running !== null && !running.valid) this.smc = 1;
     // Unlink the dropped entries and recompute the page's code chunks from what is left.
     let keep: Entry | null = null;
     bits.fill(0);
@@ -382,7 +389,15 @@ export class Jit {
     }
   }
 
+  /** The region running now: the one the dispatcher called, or the WebAssembly dispatcher's current one. */
+  private runningRegion(): Region | null {
+    if (this.inWasm && this.wasm !== null) return this.slotRegions[this.wasm.runningSlot] ?? null;
+    return this.currentRegion;
+  }
+
+  /** Takes `entry` out of the hash table (and the WebAssembly dispatcher's cache). */
   private unlink(entry: Entry): void {
+    if (this.wasm !== null) this.wasm.forget(entry.phys, entry.eip);
     const h = hash(entry.phys, entry.eip);
     let e = this.table[h];
     if (e === entry) {
@@ -403,6 +418,7 @@ export class Jit {
    */
   run(end: number): void {
     const c = this.cpu;
+    this.inWasm = false; // after a guest exception out of a WebAssembly region
     if (c.memory.writeGeneration !== this.lastGeneration) this.checkGeneration();
     // Interrupts are polled as Cpu.run polls them (see Cpu.interruptPoll): regions do no I/O of their own
     // (they end at I/O instructions, which the interpreter runs through the polling port bus).
@@ -491,8 +507,22 @@ export class Jit {
           wasm.flagsIn();
           flagsInState = true;
         }
+        // The WebAssembly dispatcher goes on from region to region through its cache when the interrupt
+        // check above would find nothing to do after them either (compiled code changes nothing it reads).
+        const link =
+          c.nmiPending === false &&
+          (c.interruptPoll === 0 || (c.flags & FLAG_IF) === 0 || c.interruptController === null)
+            ? 1
+            : 0;
+        wasm.remember(entry.phys, entry.eip, entry.mode, slot, entry.lastByte);
+        this.currentPage = -1;
+        this.currentRegion = null;
+        this.inWasm = true;
         // If it raises, WasmRegions.call leaves the Cpu's fields and the state area alike.
-        result = wasm.call(slot, regionBudget(end, before));
+        result = wasm.call(slot, regionBudget(end, before), entry.mode, link);
+        this.inWasm = false;
+        this.stats.regionCalls += wasm.links;
+        this.stats.chained += wasm.links;
       } else {
         if (flagsInState) flagsInState = this.flagsBack(wasm);
         result = (entry.fn as RegionFunction)(regionBudget(end, before));
@@ -554,7 +584,7 @@ export class Jit {
     const eip = c.eip;
     const phys = this.codePhys((c.segBase[CS] + eip) | 0);
     if (phys < 0) return null;
-    const mode = c.codeSize32 | (c.segBig[SS] ? MODE_STACK32 : 0) | single;
+    const mode = c.codeSize32 | (c.segBig[SS] ? MODE_STACK32 : 0) | single | flatMode(c);
     const h = hash(phys, eip);
     let e = this.table[h];
     while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
@@ -625,6 +655,7 @@ export class Jit {
     const region = new Region(fn, ranges, low, c.ram.slice(low, high));
     region.epoch = this.epoch;
     region.wasmSlot = wasmSlot;
+    if (wasmSlot >= 0) this.slotRegions[wasmSlot] = region;
     region.upgradable = code.loops && this.modeSetting !== 'on' && memory === null;
     for (const block of code.blocks) {
       const e = block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
@@ -783,6 +814,8 @@ export class Jit {
   private checkGeneration(): void {
     this.lastGeneration = this.cpu.memory.writeGeneration;
     this.epoch++;
+    // Every entry is checked again before it runs (lookup), so the WebAssembly dispatcher may use none.
+    if (this.wasm !== null) this.wasm.forgetAll();
   }
 
   /** After an epoch change: are `e`'s code bytes still what it was compiled from? Drops its page if not. */
@@ -818,6 +851,18 @@ function markBytes(bits: Uint32Array, ranges: readonly number[]): void {
     const last = Math.min(ranges[i + 1] - 1, ranges[i] | 0xfff) & 0xfff;
     for (let a = first; a <= last; a++) bits[a >> 5] |= 1 << (a & 31);
   }
+}
+
+/** MODE_FLAT when ES, SS and DS are flat (base 0, limit 4 GiB, no SEGF_* flags), else 0. */
+function flatMode(c: Cpu): number {
+  const base = c.segBase;
+  const limit = c.segLimit;
+  const flags = c.segFlags;
+  return (base[ES] | base[SS] | base[DS]) === 0 &&
+    (limit[ES] & limit[SS] & limit[DS]) === -1 &&
+    (flags[ES] | flags[SS] | flags[DS]) === 0
+    ? MODE_FLAT
+    : 0;
 }
 
 function hash(phys: number, eip: number): number {

@@ -8,6 +8,12 @@
 /** Block mode bits (part of the cache key: everything decoding and the generated code depend on). */
 export const MODE_CODE32 = 1;
 export const MODE_STACK32 = 2;
+/**
+ * ES, SS and DS are flat (base 0, limit 4 GiB, readable and writable: what Linux runs with): the WebAssembly
+ * back end's memory accesses through them skip the segment checks. Only segment loads change it, which
+ * compiled code leaves to the interpreter.
+ */
+export const MODE_FLAT = 4;
 /** Single-instruction blocks for Cpu.stepUnchecked in 'on' mode. */
 export const MODE_SINGLE = 8;
 

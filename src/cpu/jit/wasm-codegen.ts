@@ -47,6 +47,7 @@ import {
   MAX_REGION_BLOCKS,
   MAX_REGION_INSTRUCTIONS,
   MODE_CODE32,
+  MODE_FLAT,
   MODE_SINGLE,
   MODE_STACK32,
 } from './tuning.ts';
@@ -154,6 +155,8 @@ class Builder {
   constructor(
     readonly code32: number,
     readonly stack32: number,
+    /** ES, SS and DS are flat (MODE_FLAT): accesses through them need no segment checks. */
+    readonly flat: boolean,
   ) {}
 
   tmp(): number {
@@ -267,6 +270,12 @@ class Builder {
   private fastPath(size: number, seg: number, addr: V, bitSlot: number, slow: number): void {
     const f = this.f;
     const last = (1 << size) - 1;
+    if (this.flat && (seg === ES || seg === SS || seg === DS)) {
+      // Base 0 and limit 4 GiB: the linear address is the offset; an access that would wrap past the limit
+      // crosses a page too, and takes the slow path, which checks the limit.
+      this.flatPath(last, addr, bitSlot, slow);
+      return;
+    }
     f.i32(0)
       .mem(Op.i32Load8U, STATE_SEG_FLAGS + seg)
       .brIf(slow);
@@ -284,6 +293,23 @@ class Builder {
     f.field(STATE_SEG_BASE + 4 * seg);
     this.push(addr);
     f.op(Op.i32Add).tee(lin).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl);
+    f.mem(Op.i32Load, TLB_BASE).tee(entry).field(bitSlot).op(Op.i32And).op(Op.i32Eqz).brIf(slow);
+    if (last !== 0)
+      f.get(lin)
+        .i32(0xfff)
+        .op(Op.i32And)
+        .i32(0xfff - last)
+        .op(Op.i32GtU)
+        .brIf(slow);
+    f.get(entry).i32(TLB_PHYS).op(Op.i32And).get(lin).i32(0xfff).op(Op.i32And).op(Op.i32Or);
+  }
+  /** fastPath for a flat segment. */
+  private flatPath(last: number, addr: V, bitSlot: number, slow: number): void {
+    const f = this.f;
+    const lin = typeof addr === 'number' ? addr : this.tmp();
+    const entry = this.tmp();
+    if (typeof addr !== 'number') f.i32(addr.k).set(lin);
+    f.get(lin).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl);
     f.mem(Op.i32Load, TLB_BASE).tee(entry).field(bitSlot).op(Op.i32And).op(Op.i32Eqz).brIf(slow);
     if (last !== 0)
       f.get(lin)
@@ -1863,7 +1889,7 @@ export function generateWasmRegion(
 ): WasmRegionCode | null {
   const code32 = mode & MODE_CODE32;
   const single = (mode & MODE_SINGLE) !== 0;
-  const b = new Builder(code32, (mode & MODE_STACK32) !== 0 ? 1 : 0);
+  const b = new Builder(code32, (mode & MODE_STACK32) !== 0 ? 1 : 0, (mode & MODE_FLAT) !== 0);
   let loops = false;
   const pageBase = phys & ~0xfff;
   const blocks: RegionBlock[] = [];

@@ -10,6 +10,9 @@ import type { Cpu } from '../cpu.ts';
 import { CR4_TSD, EAX, EDX } from '../constants.ts';
 import { FLAG_IF, FLAG_IOPL, FLAG_VM } from '../flags.ts';
 import {
+  DISPATCH_LINES,
+  STATE_DISPATCH,
+  STATE_EXIT_CHAIN,
   STATE_EXIT_DONE,
   STATE_EXIT_EIP,
   STATE_EXIT_START,
@@ -20,9 +23,12 @@ import {
   STATE_LAZY_RES,
   STATE_LAZY_SIZE,
   STATE_LAZY_SRC,
+  STATE_EXIT_LINKS,
+  STATE_RUNNING_SLOT,
+  dispatchLine,
 } from '../layout.ts';
 import type { JitRuntime } from './runtime.ts';
-import { instantiateSupport, type SupportExports } from './wasm-support.ts';
+import { instantiateSupport, type DispatchFunction, type SupportExports } from './wasm-support.ts';
 
 const OP = STATE_LAZY_OP >> 2;
 const SIZE = STATE_LAZY_SIZE >> 2;
@@ -34,6 +40,9 @@ const FLAGS = STATE_FLAGS >> 2;
 const EIP = STATE_EXIT_EIP >> 2;
 const DONE = STATE_EXIT_DONE >> 2;
 const START = STATE_EXIT_START >> 2;
+const CHAIN = STATE_EXIT_CHAIN >> 2;
+const LINKS = STATE_EXIT_LINKS >> 2;
+const RUNNING = STATE_RUNNING_SLOT >> 2;
 
 /** A compiled region's function: (budget, EIP) -> 0, 1, or 2 (a fallback ended it). */
 export type WasmRun = (budget: number, eip: number) => number;
@@ -63,7 +72,11 @@ export class WasmRegions {
   private readonly table: WebAssembly.Table;
   private tableSize = 256;
   private nextSlot = 0;
-  private readonly callSlot: (slot: number, budget: number, eip: number) => number;
+  private readonly dispatch: DispatchFunction;
+  /** The dispatcher cache (layout.ts STATE_DISPATCH): 4 int32 per line. */
+  private readonly lines: Int32Array;
+  /** Regions the last call() entered through the dispatcher cache (after the first). */
+  links = 0;
 
   constructor(
     private readonly cpu: Cpu,
@@ -72,6 +85,8 @@ export class WasmRegions {
     memory: WebAssembly.Memory,
   ) {
     this.state = new Int32Array(memory.buffer, 0, 64);
+    this.lines = new Int32Array(memory.buffer, STATE_DISPATCH, DISPATCH_LINES * 4);
+    this.forgetAll();
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: this.tableSize });
     const support = instantiateSupport(
       memory,
@@ -94,7 +109,7 @@ export class WasmRegions {
       },
       this.table,
     );
-    this.callSlot = support.call;
+    this.dispatch = support.run;
     const state = this.state;
     this.imports = {
       rt: support as SupportExports,
@@ -119,7 +134,7 @@ export class WasmRegions {
         rdtsc: (start: number, count: number) => {
           this.at(start, count);
           if ((cpu.cr4 & CR4_TSD) !== 0 && cpu.cpl !== 0) rt.gp();
-          cpu.instructionCount = this.entryCount + count;
+          cpu.instructionCount = this.entryCount + state[CHAIN] + count;
           const t = rt.tsc();
           cpu.reg32[EAX] = t % 4294967296;
           cpu.reg32[EDX] = Math.floor(t / 4294967296);
@@ -185,46 +200,80 @@ export class WasmRegions {
   /** Forgets every region (after Jit.flush: none of them can be called again); slots are reused. */
   reset(): void {
     this.nextSlot = 0;
+    this.forgetAll();
   }
 
-  /** A region call with the lazy flags copied in before and out after. */
+  /** A region call with the lazy flags copied in before and out after (one region: Jit.step). */
   private enter(slot: number, budget: number): number {
     this.flagsIn();
-    const r = this.call(slot, budget);
+    const r = this.call(slot, budget, 0, 0);
     this.flagsOut();
     return r;
   }
 
   /**
-   * Runs the region in table slot `slot` for at most `budget` instructions, the lazy flags already in the state area (flagsIn;
-   * several regions may run in a row before flagsOut). EFLAGS itself is copied back after each call, since
-   * the dispatcher reads IF between regions. Returns as a RegionFunction does. On a guest exception the
-   * Cpu's fields are brought up to date (and the state area with them) before it propagates.
+   * Runs the region in table slot `slot` for at most `budget` instructions, the lazy flags already in the
+   * state area (flagsIn; several calls may run in a row before flagsOut); with `link` set, the regions
+   * after it that the dispatcher cache finds too (wasm-support.ts run(), for CPU mode `mode`). EFLAGS
+   * itself is copied back after each call, since the dispatcher reads IF between calls. Returns as a
+   * RegionFunction does, for the last region. On a guest exception the Cpu's fields are brought up to date
+   * (and the state area with them) before it propagates.
    */
-  call(slot: number, budget: number): number {
+  call(slot: number, budget: number, mode: number, link: number): number {
     const c = this.cpu;
     const s = this.state;
     const n0 = c.instructionCount;
     this.entryCount = n0;
     let r: number;
     try {
-      r = this.callSlot(slot, budget, c.eip);
+      r = this.dispatch(slot, budget, c.eip, mode, link);
     } catch (e) {
       this.jit.inFallback = 0;
       if (this.inFallback === 0) {
         this.flagsOut();
         c.instrStart = s[START];
-        c.instructionCount = n0 + s[DONE];
+        c.instructionCount = n0 + s[CHAIN] + s[DONE];
       } else this.flagsIn(); // the interpreter's fields are the current ones
       this.inFallback = 0;
       throw e;
     }
+    this.links = s[LINKS];
     if (r === 2) return 1; // a fallback ended it: the Cpu's fields and the state area agree
     c.flags = s[FLAGS];
     c.eip = s[EIP];
-    c.instructionCount = n0 + s[DONE];
+    c.instructionCount = n0 + s[CHAIN] + s[DONE];
     c.instrStart = s[START];
     return r;
+  }
+
+  /** The table slot of the region running now (or that ran last). */
+  get runningSlot(): number {
+    return this.state[RUNNING];
+  }
+
+  /**
+   * Puts a region entry in the dispatcher cache (replacing what its line held): code at physical `phys`,
+   * EIP `eip`, in CPU mode `mode`, run by the region in `slot` whose bytes end at EIP `lastByte`.
+   */
+  remember(phys: number, eip: number, mode: number, slot: number, lastByte: number): void {
+    const at = dispatchLine(phys) << 2;
+    const lines = this.lines;
+    lines[at] = phys;
+    lines[at + 1] = eip;
+    lines[at + 2] = (slot << 4) | mode;
+    lines[at + 3] = lastByte;
+  }
+
+  /** Drops the entry at `phys`, `eip` from the dispatcher cache (its region was dropped). */
+  forget(phys: number, eip: number): void {
+    const at = dispatchLine(phys) << 2;
+    if (this.lines[at] === phys && this.lines[at + 1] === eip) this.lines[at] = -1;
+  }
+
+  /** Empties the dispatcher cache. */
+  forgetAll(): void {
+    const lines = this.lines;
+    for (let i = 0; i < lines.length; i += 4) lines[i] = -1;
   }
 
   /** The Cpu's lazy fields and EFLAGS into the state area, where regions keep them. */
@@ -264,7 +313,7 @@ export class WasmRegions {
     const c = this.cpu;
     this.flagsOut();
     c.eip = start;
-    c.instructionCount = this.entryCount + count;
+    c.instructionCount = this.entryCount + this.state[CHAIN] + count;
     this.inFallback = 1;
     this.jit.inFallback = 1;
     c.stepUnchecked();
@@ -272,6 +321,9 @@ export class WasmRegions {
     this.inFallback = 0;
     this.flagsIn();
     this.state[EIP] = c.eip;
-    return this.jit.smc !== 0 || c.halted ? 1 : 0;
+    // Also when the interrupt check between regions would now find work (an x87 error raising IRQ 13):
+    // run() must not link past it.
+    if (this.jit.smc !== 0 || c.halted) return 1;
+    return c.nmiPending || (c.interruptPoll !== 0 && (c.flags & FLAG_IF) !== 0) ? 1 : 0;
   }
 }

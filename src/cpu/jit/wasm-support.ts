@@ -9,8 +9,15 @@
  * region's caller can report the fault where the interpreter would (see wasm-region.ts).
  */
 import {
+  DISPATCH_HASH,
+  DISPATCH_LINE_BITS,
   RAM_BASE,
+  STATE_DISPATCH,
+  STATE_EXIT_CHAIN,
   STATE_EXIT_DONE,
+  STATE_EXIT_EIP,
+  STATE_EXIT_LINKS,
+  STATE_RUNNING_SLOT,
   STATE_EXIT_START,
   STATE_FLAGS,
   STATE_LAZY_DST,
@@ -253,20 +260,95 @@ function conditionFunction(cfIndex: number): FunctionBody {
   return f;
 }
 
-/** What regions export, and what call() calls through the table: (budget, EIP) -> result. */
+/** What regions export, and what run() calls through the table: (budget, EIP) -> result. */
 export const REGION_SIGNATURE: Signature = { params: [I32, I32], results: [I32] };
 
 /**
- * call(slot, budget, eip): runs the region in table slot `slot`. The dispatcher calls every region through
- * this one export, so V8 sees a single WebAssembly callee at that call site (and calls it without its
- * generic argument-converting wrapper).
+ * run(slot, budget, eip, mode, link): the WebAssembly half of the dispatcher (jit.ts Jit.run). Runs the region
+ * in table slot `slot` from `eip` with at most `budget` instructions; then, while `link` is set and the
+ * region ran compiled code only (result 0), enters the region that starts where it left off, found in the
+ * dispatcher cache (layout.ts STATE_DISPATCH) by the physical address the TLB gives for CS:EIP, as long as
+ * the budget lasts. Anything else (a miss, a TLB entry without read rights, a region past the CS limit, a
+ * result other than 0) returns to the JavaScript dispatcher, which looks up, interprets, compiles and fills
+ * the cache. Compiled code changes neither the CPU modes (the cache's `mode`), TF, the interrupt shadow,
+ * a translation, nor anything the interrupt check looks at, which is what makes skipping the JavaScript
+ * dispatcher's checks between regions the same as doing them (Jit.run passes `link` 0 when its interrupt
+ * check would find work).
+ *
+ * Leaves the last region's exit in the state area and, beside it, the instructions the regions before it
+ * retired (STATE_EXIT_CHAIN), the regions it entered through the cache (STATE_EXIT_LINKS) and the running
+ * region's slot (STATE_RUNNING_SLOT). Every region is called through this one export, so V8 sees a single
+ * WebAssembly callee at the JavaScript dispatcher's call site.
  */
-function callFunction(m: ModuleWriter): FunctionBody {
-  const f = new FunctionBody({ params: [I32, I32, I32], results: [I32] });
-  f.get(1).get(2).get(0);
+function dispatchFunction(m: ModuleWriter): FunctionBody {
+  const f = new FunctionBody({ params: [I32, I32, I32, I32, I32], results: [I32] });
+  const [slot, budget, eip, mode, link] = [0, 1, 2, 3, 4];
+  const done = f.local();
+  const links = f.local();
+  const result = f.local();
+  const lin = f.local();
+  const phys = f.local();
+  const line = f.local();
+  const slotMode = f.local();
+  f.i32(0).i32(0).mem(Op.i32Store, STATE_EXIT_LINKS);
+  f.begin(Op.loop);
+  f.i32(0).get(slot).mem(Op.i32Store, STATE_RUNNING_SLOT);
+  f.i32(0).get(done).mem(Op.i32Store, STATE_EXIT_CHAIN);
+  f.get(budget).get(done).op(Op.i32Sub).get(eip).get(slot);
   f.op(Op.callIndirect);
   uleb(f.code, m.signatureIndex(REGION_SIGNATURE));
   f.code.push(0); // table 0
+  f.tee(result);
+  f.begin(Op.if).get(result).op(Op.return).end();
+  // Nothing ran (the budget did not cover the first block), or no linking: the JavaScript dispatcher decides.
+  f.field(STATE_EXIT_DONE).op(Op.i32Eqz).get(link).op(Op.i32Eqz).op(Op.i32Or);
+  f.begin(Op.if).i32(0).op(Op.return).end();
+  // From here on a return leaves STATE_EXIT_CHAIN + STATE_EXIT_DONE = done, as the caller counts.
+  f.get(done).field(STATE_EXIT_DONE).op(Op.i32Add).tee(done).get(budget).op(Op.i32GeS);
+  f.begin(Op.if).i32(0).op(Op.return).end();
+  f.field(STATE_EXIT_EIP).set(eip);
+  // lin = CS base + EIP; the TLB entry must allow a read at the current privilege (Mmu.probeRead).
+  f.field(STATE_SEG_BASE + 4)
+    .get(eip)
+    .op(Op.i32Add)
+    .tee(lin);
+  f.i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_BASE).tee(phys);
+  f.field(STATE_READ_BIT).op(Op.i32And).op(Op.i32Eqz);
+  f.begin(Op.if).i32(0).op(Op.return).end();
+  f.get(phys).i32(TLB_PHYS).op(Op.i32And).get(lin).i32(0xfff).op(Op.i32And).op(Op.i32Or).tee(phys);
+  // line = STATE_DISPATCH + dispatchLine(phys) * 16 (the offset is added by the loads)
+  f.i32(DISPATCH_HASH)
+    .op(Op.i32Mul)
+    .i32(32 - DISPATCH_LINE_BITS)
+    .op(Op.i32ShrU)
+    .i32(4)
+    .op(Op.i32Shl);
+  f.tee(line).mem(Op.i32Load, STATE_DISPATCH).get(phys).op(Op.i32Ne);
+  f.get(line)
+    .mem(Op.i32Load, STATE_DISPATCH + 4)
+    .get(eip)
+    .op(Op.i32Ne)
+    .op(Op.i32Or);
+  f.get(line)
+    .mem(Op.i32Load, STATE_DISPATCH + 8)
+    .tee(slotMode)
+    .i32(15)
+    .op(Op.i32And)
+    .get(mode)
+    .op(Op.i32Ne);
+  f.op(Op.i32Or);
+  f.get(line)
+    .mem(Op.i32Load, STATE_DISPATCH + 12)
+    .field(STATE_SEG_LIMIT + 4)
+    .op(Op.i32GtU)
+    .op(Op.i32Or);
+  f.begin(Op.if).i32(0).op(Op.return).end();
+  f.get(slotMode).i32(4).op(Op.i32ShrU).set(slot);
+  f.get(links).i32(1).op(Op.i32Add).set(links);
+  f.i32(0).get(links).mem(Op.i32Store, STATE_EXIT_LINKS);
+  f.br(0);
+  f.end();
+  f.op(Op.unreachable);
   return f;
 }
 
@@ -296,9 +378,18 @@ export function supportModule(pages: number): Uint8Array<ArrayBuffer> {
   const condIndex = m.addFunction(conditionFunction(cfIndex));
   indexes.push(cfIndex, condIndex);
   SUPPORT_EXPORTS.forEach((name, i) => m.exportFunction(name, indexes[i]));
-  m.exportFunction('call', m.addFunction(callFunction(m)));
+  m.exportFunction('run', m.addFunction(dispatchFunction(m)));
   return m.bytes();
 }
+
+/** The dispatcher's export: run(slot, budget, eip, mode, link) -> the last region's result. */
+export type DispatchFunction = (
+  slot: number,
+  budget: number,
+  eip: number,
+  mode: number,
+  link: number,
+) => number;
 
 /** The support functions of one CPU, as region modules import them. */
 export type SupportExports = Record<(typeof SUPPORT_EXPORTS)[number], (...args: number[]) => number>;
@@ -311,11 +402,9 @@ export function instantiateSupport(
   memory: WebAssembly.Memory,
   slow: SupportImports,
   table = new WebAssembly.Table({ element: 'anyfunc', initial: 1 }),
-): SupportExports & { call(slot: number, budget: number, eip: number): number } {
+): SupportExports & { run: DispatchFunction } {
   const pages = memory.buffer.byteLength / 0x10000;
   const module = new WebAssembly.Module(supportModule(pages));
   const instance = new WebAssembly.Instance(module, { js: { ...slow, memory, table } });
-  return instance.exports as unknown as SupportExports & {
-    call(slot: number, budget: number, eip: number): number;
-  };
+  return instance.exports as unknown as SupportExports & { run: DispatchFunction };
 }
