@@ -418,7 +418,10 @@ export class Jit {
    */
   run(end: number): void {
     const c = this.cpu;
-    this.inWasm = false; // after a guest exception out of a WebAssembly region
+    // After a guest exception out of a region: none runs now.
+    this.inWasm = false;
+    this.currentPage = -1;
+    this.currentRegion = null;
     if (c.memory.writeGeneration !== this.lastGeneration) this.checkGeneration();
     // Interrupts are polled as Cpu.run polls them (see Cpu.interruptPoll): regions do no I/O of their own
     // (they end at I/O instructions, which the interpreter runs through the polling port bus).
@@ -489,8 +492,6 @@ export class Jit {
         continue;
       }
       sequential = false;
-      this.currentPage = entry.phys >>> 12;
-      this.currentRegion = entry.region;
       this.smc = 0;
       this.stats.regionCalls++;
       const region = entry.region as Region;
@@ -515,8 +516,7 @@ export class Jit {
             ? 1
             : 0;
         wasm.remember(entry.phys, entry.eip, entry.mode, slot, entry.lastByte);
-        this.currentPage = -1;
-        this.currentRegion = null;
+        // Which region runs is in the state area (runningRegion()).
         this.inWasm = true;
         // If it raises, WasmRegions.call leaves the Cpu's fields and the state area alike.
         result = wasm.call(slot, regionBudget(end, before), entry.mode, link);
@@ -525,6 +525,8 @@ export class Jit {
         this.stats.chained += wasm.links;
       } else {
         if (flagsInState) flagsInState = this.flagsBack(wasm);
+        this.currentPage = entry.phys >>> 12;
+        this.currentRegion = region;
         result = (entry.fn as RegionFunction)(regionBudget(end, before));
       }
       previous = result === 0 ? entry : null;

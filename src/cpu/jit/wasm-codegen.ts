@@ -37,9 +37,7 @@ import {
   STATE_SREG,
   STATE_WRITE_BIT,
   RAM_BASE,
-  TLB_BASE,
 } from '../layout.ts';
-import { TLB_PHYS } from '../paging.ts';
 import { lockable, translationKind, type RegionBlock } from './codegen.ts';
 import { decode, type Insn } from './decoder.ts';
 import {
@@ -52,7 +50,7 @@ import {
   MODE_STACK32,
 } from './tuning.ts';
 import { FunctionBody, I32, I64, ModuleWriter, Op, type Signature } from './wasm-module.ts';
-import { REGION_SIGNATURE, SUPPORT_EXPORTS, SUPPORT_SIGNATURES } from './wasm-support.ts';
+import { REGION_SIGNATURE, SUPPORT_EXPORTS, SUPPORT_SIGNATURES, tlbFastPath } from './wasm-support.ts';
 
 const ARITH = 0x8d5; // CF PF AF ZF SF OF
 const CF = 0x1;
@@ -270,55 +268,26 @@ class Builder {
   private fastPath(size: number, seg: number, addr: V, bitSlot: number, slow: number): void {
     const f = this.f;
     const last = (1 << size) - 1;
-    if (this.flat && (seg === ES || seg === SS || seg === DS)) {
-      // Base 0 and limit 4 GiB: the linear address is the offset; an access that would wrap past the limit
-      // crosses a page too, and takes the slow path, which checks the limit.
-      this.flatPath(last, addr, bitSlot, slow);
-      return;
-    }
-    f.i32(0)
-      .mem(Op.i32Load8U, STATE_SEG_FLAGS + seg)
-      .brIf(slow);
-    this.push(addr);
-    f.field(STATE_SEG_LIMIT + 4 * seg)
-      .op(Op.i32GtU)
-      .brIf(slow);
-    if (last !== 0) {
-      f.field(STATE_SEG_LIMIT + 4 * seg);
+    // Base 0 and limit 4 GiB (MODE_FLAT): the linear address is the offset; an access that would wrap past
+    // the limit crosses a page too, and takes the slow path, which checks the limit.
+    if (!this.flat || (seg !== ES && seg !== SS && seg !== DS)) {
+      f.i32(0)
+        .mem(Op.i32Load8U, STATE_SEG_FLAGS + seg)
+        .brIf(slow);
       this.push(addr);
-      f.op(Op.i32Sub).i32(last).op(Op.i32LtU).brIf(slow);
-    }
-    const lin = this.tmp();
-    const entry = this.tmp();
-    f.field(STATE_SEG_BASE + 4 * seg);
-    this.push(addr);
-    f.op(Op.i32Add).tee(lin).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl);
-    f.mem(Op.i32Load, TLB_BASE).tee(entry).field(bitSlot).op(Op.i32And).op(Op.i32Eqz).brIf(slow);
-    if (last !== 0)
-      f.get(lin)
-        .i32(0xfff)
-        .op(Op.i32And)
-        .i32(0xfff - last)
+      f.field(STATE_SEG_LIMIT + 4 * seg)
         .op(Op.i32GtU)
         .brIf(slow);
-    f.get(entry).i32(TLB_PHYS).op(Op.i32And).get(lin).i32(0xfff).op(Op.i32And).op(Op.i32Or);
-  }
-  /** fastPath for a flat segment. */
-  private flatPath(last: number, addr: V, bitSlot: number, slow: number): void {
-    const f = this.f;
-    const lin = typeof addr === 'number' ? addr : this.tmp();
-    const entry = this.tmp();
-    if (typeof addr !== 'number') f.i32(addr.k).set(lin);
-    f.get(lin).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl);
-    f.mem(Op.i32Load, TLB_BASE).tee(entry).field(bitSlot).op(Op.i32And).op(Op.i32Eqz).brIf(slow);
-    if (last !== 0)
-      f.get(lin)
-        .i32(0xfff)
-        .op(Op.i32And)
-        .i32(0xfff - last)
-        .op(Op.i32GtU)
-        .brIf(slow);
-    f.get(entry).i32(TLB_PHYS).op(Op.i32And).get(lin).i32(0xfff).op(Op.i32And).op(Op.i32Or);
+      if (last !== 0) {
+        f.field(STATE_SEG_LIMIT + 4 * seg);
+        this.push(addr);
+        f.op(Op.i32Sub).i32(last).op(Op.i32LtU).brIf(slow);
+      }
+      f.field(STATE_SEG_BASE + 4 * seg);
+      this.push(addr);
+      f.op(Op.i32Add);
+    } else this.push(addr);
+    tlbFastPath(f, last, bitSlot, slow, this.tmp(), this.tmp());
   }
   /** Pushes the value read (the support module's rdN, which may raise, when the fast path fails). */
   read(size: number, seg: number, addr: V): void {

@@ -102,10 +102,29 @@ function fastPath(
     f.get(seg).i32(2).op(Op.i32Shl).mem(Op.i32Load, STATE_SEG_LIMIT).get(off).op(Op.i32Sub);
     f.i32(last).op(Op.i32LtU).brIf(slow);
   }
-  // lin = segBase[seg] + off; entry = tlb[lin >>> 12]
-  f.get(seg).i32(2).op(Op.i32Shl).mem(Op.i32Load, STATE_SEG_BASE).get(off).op(Op.i32Add).tee(lin);
-  f.i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_BASE).tee(entry);
-  f.i32(0).mem(Op.i32Load, bitSlot).op(Op.i32And).op(Op.i32Eqz).brIf(slow);
+  // lin = segBase[seg] + off
+  f.get(seg).i32(2).op(Op.i32Shl).mem(Op.i32Load, STATE_SEG_BASE).get(off).op(Op.i32Add);
+  tlbFastPath(f, last, bitSlot, slow, lin, entry);
+  f.set(phys);
+}
+
+/**
+ * The TLB half of a memory access's fast path, for the linear address on the stack (kept in local `lin`):
+ * branches to depth `slow` when the TLB entry (local `entry`) lacks the rights `bitSlot` names or the `last`
+ * bytes after the first leave the page; else leaves the RAM_BASE-relative physical address on the stack.
+ * The support module's helpers and the regions' accesses written in place (wasm-codegen.ts) both use it.
+ */
+export function tlbFastPath(
+  f: FunctionBody,
+  last: number,
+  bitSlot: number,
+  slow: number,
+  lin: number,
+  entry: number,
+): void {
+  // entry = tlb[lin >>> 12]
+  f.tee(lin).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_BASE).tee(entry);
+  f.field(bitSlot).op(Op.i32And).op(Op.i32Eqz).brIf(slow);
   if (last !== 0)
     f.get(lin)
       .i32(0xfff)
@@ -113,7 +132,7 @@ function fastPath(
       .i32(0xfff - last)
       .op(Op.i32GtU)
       .brIf(slow);
-  f.get(entry).i32(TLB_PHYS).op(Op.i32And).get(lin).i32(0xfff).op(Op.i32And).op(Op.i32Or).set(phys);
+  f.get(entry).i32(TLB_PHYS).op(Op.i32And).get(lin).i32(0xfff).op(Op.i32And).op(Op.i32Or);
 }
 
 /** rdN(seg, off, start, count): the value read; the slow path reports the instruction first. */
