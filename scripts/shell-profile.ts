@@ -67,12 +67,13 @@ const threshold = options.get('threshold');
 if (threshold) cpu.jit.threshold = Number(threshold);
 const histogramSize = Number(options.get('histogram') ?? 0);
 
-// The interpreter's instructions by linear address, counted around Cpu.stepUnchecked (only with --histogram:
-// the wrapper slows everything down).
+// The interpreter's instructions by linear address, counted around Cpu.stepDecoded, which the block
+// compiler's dispatcher calls for each instruction it leaves to the interpreter (only with --histogram: the
+// wrapper slows everything down).
 const histogram = new Map<number, number>();
 if (histogramSize > 0) {
-  const step = cpu.stepUnchecked;
-  cpu.stepUnchecked = function (this: typeof cpu) {
+  const step = cpu.stepDecoded;
+  cpu.stepDecoded = function (this: typeof cpu) {
     const at = (this.segBase[1] + this.eip) >>> 0;
     const before = this.instructionCount;
     step.call(this);

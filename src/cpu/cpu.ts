@@ -32,7 +32,7 @@ import * as pm from './protected.ts';
 import { checkDataBreakpoints, instructionBreakpoints } from './debug.ts';
 import { Fpu } from './fpu.ts';
 import { Jit } from './jit/jit.ts';
-import { DecodedCache, runRecords } from './decoded.ts';
+import { DecodedCache, RUN_GENERIC, runRecords, runRecordsToJump } from './decoded.ts';
 import type { JitMode } from './jit/mode.ts';
 
 export * from './constants.ts';
@@ -934,6 +934,24 @@ export class Cpu {
       return;
     }
     if (runRecords(this, end)) this.stepGeneric();
+  }
+
+  /**
+   * runDecoded for the block compiler's cold code: also stops after an instruction that sent control
+   * elsewhere than to the next one (decoded.ts runRecordsToJump), where the dispatcher looks again.
+   */
+  runCold(end: number): void {
+    if (
+      (this.flags & FLAG_TF) !== 0 ||
+      this.debugArmed === true ||
+      this.interruptShadow !== 0 ||
+      this.nmiPending === true ||
+      ((this.flags & FLAG_IF) !== 0 && this.interruptPoll !== 0 && this.interruptController !== null)
+    ) {
+      this.stepDecoded();
+      return;
+    }
+    if (runRecordsToJump(this, end) === RUN_GENERIC) this.stepGeneric();
   }
 
   /** An instruction through stepUnchecked; when it reached a device that wrote RAM directly, the cache goes. */

@@ -570,22 +570,38 @@ function setModrm(c: Cpu, rec: Int32Array, p: number, modrm: number): void {
  * next instruction (the caller's business).
  */
 export function runRecords(c: Cpu, end: number): boolean {
+  return runRecordsTo(c, end, 0) === RUN_GENERIC;
+}
+
+/**
+ * runRecords for the block compiler's cold code (Jit.run): the same, but it also stops after the first
+ * instruction that sends control anywhere but to the next one (a taken jump, a call, a return), where the
+ * dispatcher looks for compiled code again. Returns RUN_DONE, RUN_GENERIC (as runRecords' true) or
+ * RUN_JUMPED.
+ */
+export function runRecordsToJump(c: Cpu, end: number): number {
+  return runRecordsTo(c, end, 1);
+}
+
+function runRecordsTo(c: Cpu, end: number, stopAtJump: number): number {
   for (;;) {
-    const status = runRecordsUntil(c, end);
-    if (status !== RUN_DECODE) return status === RUN_GENERIC;
+    const status = runRecordsUntil(c, end, stopAtJump);
+    if (status !== RUN_DECODE) return status;
     // CS:EIP is on the decoded page (decodedLinear) but has no entry yet.
     c.decoded.decodeAt(c.decodedMap, c.decodedPhys | ((c.segBase[CS] + c.eip) & 0xfff), c.eip);
   }
 }
 
 /** runRecordsUntil ran to `end`, a halt or a stop request. */
-const RUN_DONE = 0;
+export const RUN_DONE = 0;
 /** The instruction at CS:EIP has no form of its own. */
-const RUN_GENERIC = 1;
+export const RUN_GENERIC = 1;
 /** The instruction at CS:EIP is not decoded yet (outside the loop, so that V8 does not inline the decoder). */
 const RUN_DECODE = 2;
+/** With stopAtJump: the last instruction run sent control elsewhere than to the next one. */
+export const RUN_JUMPED = 3;
 
-function runRecordsUntil(c: Cpu, end: number): number {
+function runRecordsUntil(c: Cpu, end: number, stopAtJump: number): number {
   const r = c.reg32;
   const r8 = c.reg8;
   const rec = c.decodedRecords;
@@ -836,7 +852,14 @@ function runRecordsUntil(c: Cpu, end: number): number {
             } else c.write32(SS, sp, v);
             r[ESP] = sp;
           } else c.push32(v);
-          if (call) eip = (eip + rec[p + F_IMM]) | 0;
+          if (call) {
+            eip = (eip + rec[p + F_IMM]) | 0;
+            if (stopAtJump !== 0) {
+              left = (left - 1) | 0;
+              status = RUN_JUMPED;
+              break run;
+            }
+          }
           break;
         }
         case K_POP:
@@ -865,16 +888,34 @@ function runRecordsUntil(c: Cpu, end: number): number {
             c.adjustSp(4);
           }
           // POP ESP: the value popped, written after the increment.
-          if (rec[p + F_KIND] === K_RET) eip = v;
-          else r[rec[p + F_REG]] = v;
+          if (rec[p + F_KIND] === K_RET) {
+            eip = v;
+            if (stopAtJump !== 0) {
+              left = (left - 1) | 0;
+              status = RUN_JUMPED;
+              break run;
+            }
+          } else r[rec[p + F_REG]] = v;
           break;
         }
         // Branch targets need no CS limit check: records run only while CS is flat (limit 4 GiB).
         case K_JCC:
-          if (conditionBit(c, (rec[p + F_PACKED] >> 8) & 15) !== 0) eip = (eip + rec[p + F_IMM]) | 0;
+          if (conditionBit(c, (rec[p + F_PACKED] >> 8) & 15) !== 0) {
+            eip = (eip + rec[p + F_IMM]) | 0;
+            if (stopAtJump !== 0) {
+              left = (left - 1) | 0;
+              status = RUN_JUMPED;
+              break run;
+            }
+          }
           break;
         case K_JMP:
           eip = (eip + rec[p + F_IMM]) | 0;
+          if (stopAtJump !== 0) {
+            left = (left - 1) | 0;
+            status = RUN_JUMPED;
+            break run;
+          }
           break;
         case K_SHIFT_RI:
         case K_SHIFT_RCL: {
@@ -941,7 +982,14 @@ function runRecordsUntil(c: Cpu, end: number): number {
             // LOOPE (E1) goes on while ZF = 1, LOOPNE (E0) while ZF = 0.
             jump = n !== 0 && (op === 0xe2 || (op === 0xe1) === getZF(c));
           }
-          if (jump) eip = (eip + rec[p + F_IMM]) | 0;
+          if (jump) {
+            eip = (eip + rec[p + F_IMM]) | 0;
+            if (stopAtJump !== 0) {
+              left = (left - 1) | 0;
+              status = RUN_JUMPED;
+              break run;
+            }
+          }
           break;
         }
         case K_STRING:
@@ -949,14 +997,21 @@ function runRecordsUntil(c: Cpu, end: number): number {
           stringOnce32(c, rec[p + F_REG], rec[p + F_IMM]);
           c.segOverride = -1;
           break;
-        default:
+        default: {
           // The rarer forms, in a function of their own (why: runColdRecord).
+          const next = eip;
           eip = runColdRecord(c, rec, p, start, eip) | 0;
           if (c.halted === true) {
             left = (left - 1) | 0;
             break run;
           }
+          if (stopAtJump !== 0 && eip !== next) {
+            left = (left - 1) | 0;
+            status = RUN_JUMPED;
+            break run;
+          }
           break;
+        }
       }
       left = (left - 1) | 0;
       if (left === 0) break;

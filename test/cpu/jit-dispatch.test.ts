@@ -4,9 +4,10 @@
  * never outlive what it stands for: the target's code rewritten (from compiled code, through another page),
  * an interrupt in between, a mapping changed by the interpreter. Each case ends as the interpreter ends.
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { CODE, machine, PAGE_TABLE, state, type Machine } from './jit-fuzz.ts';
 import { jitBackendFromEnvironment, type JitBackend, type JitMode } from '../../src/cpu/jit/mode.ts';
+import { RUN_DONE, RUN_GENERIC, RUN_JUMPED, runRecordsToJump } from '../../src/cpu/decoded.ts';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
@@ -188,5 +189,61 @@ describe('hot loops are compiled again with their memory accesses in place', () 
     m.cpu.jit.upgradeCalls = 0;
     m.cpu.run(997);
     expect(m.cpu.jit.stats.upgraded).toBe(0);
+  });
+});
+
+describe('cold code', () => {
+  /**
+   * mov eax, 1; add eax, 2; jz +1 (not taken); inc eax; jmp +1; (int3); call f; dec eax; hlt; f: ret
+   * Every instruction runs once: all cold.
+   */
+  const code = [
+    0xb8, ...le32(1), 0x83, 0xc0, 0x02, 0x74, 0x01, 0x40, 0xeb, 0x01, 0xcc,
+    0xe8, ...le32(2), 0x48, 0xf4, 0xc3,
+  ]; // prettier-ignore
+
+  test('runRecordsToJump stops after a taken jump, a call and a return, not after a branch not taken', () => {
+    const m = machine('paged32', Uint8Array.from(code), 1, 'off');
+    const c = m.cpu;
+    // A read of the code fills the TLB entry the records' loop finds the page through (no walk of its own).
+    c.read8(1, c.eip);
+    // Each stop: the status, EIP after it and the instructions retired so far.
+    const stops: Array<[number, number, number]> = [];
+    for (let i = 0; i < 4 && !c.halted; i++) {
+      c.enterDecodedPage((c.segBase[1] + c.eip) | 0);
+      const status = runRecordsToJump(c, c.instructionCount + 100);
+      stops.push([status, c.eip - CODE, c.instructionCount]);
+      if (status === RUN_GENERIC) break;
+    }
+    expect(stops).toEqual([
+      [RUN_JUMPED, 14, 5], // mov, add, jz (not taken), inc, jmp
+      [RUN_JUMPED, 21, 6], // call
+      [RUN_JUMPED, 19, 7], // ret
+      [RUN_GENERIC, 20, 8], // dec; the HLT is left to the generic path
+    ]);
+    // The budget ends a run as it ends runRecords: three instructions asked, three retired.
+    const again = machine('paged32', Uint8Array.from(code), 1, 'off');
+    again.cpu.read8(1, CODE);
+    again.cpu.enterDecodedPage(CODE);
+    expect(runRecordsToJump(again.cpu, again.cpu.instructionCount + 3)).toBe(RUN_DONE);
+    expect([again.cpu.eip - CODE, again.cpu.instructionCount]).toEqual([10, 3]);
+  });
+
+  test('the dispatcher runs cold code in runs of the interpreter, not an instruction at a time', () => {
+    const runs = (jit: JitMode) => {
+      const m = machine('paged32', Uint8Array.from(code), 1, jit);
+      const steps = vi.spyOn(m.cpu, 'stepDecoded');
+      const cold = vi.spyOn(m.cpu, 'runCold');
+      runToHalt(m, 100);
+      return { m, steps: steps.mock.calls.length, cold: cold.mock.calls.length };
+    };
+    const auto = runs('auto');
+    expect(auto.m.cpu.jit.stats.regions).toBe(0);
+    expect(auto.m.cpu.jit.stats.interpreted).toBe(9);
+    // The first instruction is stepped (its page is not in the TLB yet, so no lookup can count it), then
+    // runs: to the jmp, the call, the ret, and the HLT (run the generic way inside the last).
+    expect(auto.steps).toBe(1);
+    expect(auto.cold).toBe(4);
+    expect(state(auto.m)).toBe(state(runs('off').m));
   });
 });

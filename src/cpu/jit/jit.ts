@@ -10,7 +10,8 @@
  * through PhysicalMemory, calls invalidatePage(), which drops the page's blocks. When the block running now
  * is dropped (it wrote its own page), it stops after the writing instruction.
  *
- * Tiering: a block start is interpreted its first `threshold` times, then compiled. Interrupts and the
+ * Tiering: a block start is interpreted its first `threshold` times (by the interpreter's loop, up to the
+ * next jump: Cpu.runCold), then compiled. Interrupts and the
  * instruction budget are checked between blocks only; a block never crosses an instruction that could
  * change whether an interrupt is pending (I/O, STI, POPF, ...: the interpreter runs those as the block's
  * last instruction), and it is not entered when it is longer than the budget left, so instructionCount,
@@ -426,7 +427,6 @@ export class Jit {
     // Interrupts are polled as Cpu.run polls them (see Cpu.interruptPoll): regions do no I/O of their own
     // (they end at I/O instructions, which the interpreter runs through the polling port bus).
     c.interruptPoll = 1;
-    let sequential = false;
     // The entry whose region ran last, when nothing but compiled code has run since (see Entry.next).
     let previous: Entry | null = null;
     // WebAssembly regions keep the lazy flags in the state area: they stay there from one region to the
@@ -468,30 +468,26 @@ export class Jit {
           entry = this.lookup(0);
           previous.next = entry;
         }
-      } else if (!sequential) {
-        // After a cold instruction (one whose lookup only counted its heat) that fell through to the next,
-        // that next one starts no block (regions are entered where control arrives), so its lookup would
-        // find nothing: cold code is looked up once per basic block, not before every instruction. After
-        // any other interpreted instruction (one that ends or cannot start a region: a string instruction,
-        // one that crosses a page) the next one is looked up, or the rest of its hot block would be
-        // interpreted too.
-        entry = this.lookup(0);
-      }
+      } else entry = this.lookup(0);
       if (
         entry === null ||
         entry.length > end - c.instructionCount ||
         entry.lastByte >>> 0 > c.segLimit[CS]
       ) {
         previous = null;
-        this.stats.interpreted++;
         if (flagsInState) flagsInState = this.flagsBack(wasm);
-        const from = c.eip;
-        c.stepDecoded();
-        const advance = (c.eip - from) | 0;
-        sequential = (sequential || this.lookupCold === true) && advance > 0 && advance <= 15;
+        const before = c.instructionCount;
+        // Cold code (its lookup only counted heat) runs in the interpreter's loop up to where control goes
+        // elsewhere than to the next instruction, where the next lookup is: regions are entered where
+        // control arrives, so the instructions it falls through to start none, and a lookup before each
+        // would count heat for addresses no region starts at. Anything else the interpreter runs one
+        // instruction at a time (a string instruction, one that crosses a page, a region longer than the
+        // budget left), and the next one is looked up, or the rest of a hot block would be interpreted too.
+        if (entry === null && this.lookupCold === true) c.runCold(end);
+        else c.stepDecoded();
+        this.stats.interpreted += c.instructionCount - before;
         continue;
       }
-      sequential = false;
       this.smc = 0;
       this.stats.regionCalls++;
       const region = entry.region as Region;
