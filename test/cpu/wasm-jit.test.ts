@@ -332,6 +332,29 @@ describe('the WebAssembly dispatcher', () => {
     expect(s.chained).toBeGreaterThan(s.regionCalls * 0.9);
   });
 
+  test('warm code is compiled into the module of a region that reached the threshold', () => {
+    const code = new Uint8Array(0x1010);
+    // ecx = 60; l1: call F; dec ecx; jnz l1          (F warm: 60 runs, threshold 100)
+    // ecx = 200; l2: add eax, ecx; dec ecx; jnz l2   (compiled at its 101st run, F along with it)
+    // ecx = 30; l3: call F; dec ecx; jnz l3; hlt     (F's region called 30 times)
+    code.set([0xb9, 60, 0, 0, 0, 0xe8, 0xf6, 0x0f, 0, 0, 0x49, 0x75, 0xf8], 0);
+    code.set([0xb9, 200, 0, 0, 0, 0x01, 0xc8, 0x49, 0x75, 0xfb], 13);
+    code.set([0xb9, 30, 0, 0, 0, 0xe8, 0xdf, 0x0f, 0, 0, 0x49, 0x75, 0xf8, 0xf4], 23);
+    // F, on the next page (so that it is no block of l2's region): add ebx, ecx; ret
+    code.set([0x01, 0xcb, 0xc3], 0x1000);
+    const reference = machine('flat32', code, 3, 'off');
+    const expected = execute(reference, 10_000, false);
+    expect(reference.cpu.halted).toBe(true);
+    const m = machine('flat32', code, 3, 'auto');
+    m.cpu.jit.backend = 'wasm';
+    m.cpu.jit.threshold = 100;
+    expect(execute(m, 10_000, false)).toBe(expected);
+    const s = m.cpu.jit.stats;
+    expect(s.warmCompiled).toBeGreaterThanOrEqual(1);
+    // F never reached the threshold (90 runs), yet ran compiled in the third loop.
+    expect(s.regionCalls).toBeGreaterThanOrEqual(30);
+  });
+
   test('memory accesses compiled for flat segments are not reused once DS has a base', () => {
     // mov eax, [ebx]; hlt
     const m = machine('flat32', Uint8Array.from([0x8b, 0x03, 0xf4]), 1, 'on');

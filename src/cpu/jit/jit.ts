@@ -20,7 +20,7 @@
 import type { Cpu } from '../cpu.ts';
 import { CS, DS, ES, SS } from '../constants.ts';
 import { FLAG_IF, FLAG_TF } from '../flags.ts';
-import { generateRegion } from './codegen.ts';
+import { generateRegion, type RegionBlock } from './codegen.ts';
 import {
   canCompileFunctions,
   canCompileWasm,
@@ -29,7 +29,7 @@ import {
   type JitBackend,
   type JitMode,
 } from './mode.ts';
-import { generateWasmRegion } from './wasm-codegen.ts';
+import { generateWasmRegion, regionModule, type WasmRegionCode } from './wasm-codegen.ts';
 import { WasmRegions } from './wasm-region.ts';
 import { createRuntime, type JitRuntime } from './runtime.ts';
 import {
@@ -47,6 +47,10 @@ import {
   INSTRUCTION_MAX,
   UPGRADE_CALLS,
   UPGRADE_MIN_PER_CALL,
+  MAX_REGION_BLOCKS,
+  WASM_BATCH,
+  WARM_ENTRIES,
+  WARM_FOR,
 } from './tuning.ts';
 import { CODE_PAGE_JIT } from '../memory.ts';
 import { doubleCounters } from '../counters.ts';
@@ -144,6 +148,8 @@ export interface JitStats {
   interpreted: number;
   /** Hot regions compiled again with memory accesses in place (see UPGRADE_CALLS). */
   upgraded: number;
+  /** Regions compiled along with another one before their own threshold (Jit.compileWasm). */
+  warmCompiled: number;
 }
 
 export class Jit {
@@ -169,6 +175,7 @@ export class Jit {
     chained: 0,
     interpreted: 0,
     upgraded: 0,
+    warmCompiled: 0,
   });
   private enabledFlag = false;
   private modeSetting: JitMode = 'auto';
@@ -206,6 +213,17 @@ export class Jit {
   private readonly usedSlots = new Int32Array(USED_SLOTS_MAX);
   /** Executions of not yet compiled code, per hash slot (see lookup). */
   private readonly heat = new Int32Array(HASH_SIZE);
+  /**
+   * Warm code: the entries whose heat passed half the threshold last (physical address, EIP, mode and the
+   * instruction count then), newest at warmNext - 1. A WebAssembly compile takes some of them along into the
+   * same module (see compileWasm).
+   */
+  private readonly warmPhys = new Int32Array(WARM_ENTRIES);
+  private readonly warmEip = new Int32Array(WARM_ENTRIES);
+  private readonly warmMode = new Int32Array(WARM_ENTRIES);
+  private readonly warmAt = new Float64Array(WARM_ENTRIES);
+  private warmNext = 0;
+  private warmCount = 0;
   private usedSlotCount = 0;
   private currentPage = -1;
   /**
@@ -289,6 +307,7 @@ export class Jit {
   flush(): void {
     this.stats.flushes++;
     this.smc = 1;
+    this.warmCount = 0;
     // Nothing looked up since the last flush (the interpreter alone ran, e.g. a test resetting the CPU
     // before each instruction): nothing to drop.
     const used = this.usedSlotCount;
@@ -598,6 +617,7 @@ export class Jit {
     const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
     if (++this.heat[h] <= threshold) {
       this.lookupCold = true;
+      if (this.heat[h] === threshold >> 1) this.noteWarm(phys, eip, mode);
       return null;
     }
     this.heat[h] = 0;
@@ -612,35 +632,131 @@ export class Jit {
   /** Compiles the region entered at `entry`; false when nothing compiles there (it becomes interpret-only). */
   private compile(entry: Entry): boolean {
     const c = this.cpu;
-    if (this.entryCount >= MAX_ENTRIES || (this.wasm !== null && this.wasm.full)) {
+    if (
+      this.entryCount >= MAX_ENTRIES - WASM_BATCH * MAX_REGION_BLOCKS ||
+      (this.wasm !== null && this.wasm.slotsLeft < WASM_BATCH)
+    ) {
       this.flush();
       // The entry was dropped from the table with the rest: put it back.
       this.insert(hash(entry.phys, entry.eip), entry);
     }
     const started = performance.now();
+    if (this.backendSetting === 'wasm' && c.memory.wasmMemory !== null)
+      return this.compileWasm(entry, started);
     // Mode 'on' (the test suite's) writes every memory access out in place at once, so the forced-on runs
     // test that form; 'auto' upgrades hot loops to it (see UPGRADE_CALLS).
-    const memory = this.backendSetting === 'wasm' ? c.memory.wasmMemory : null;
-    const code =
-      memory !== null
-        ? generateWasmRegion(c.ram, entry.phys, entry.eip, entry.mode, memory.buffer.byteLength / 0x10000)
-        : generateRegion(c.ram, entry.phys, entry.eip, entry.mode, this.modeSetting === 'on');
+    const code = generateRegion(c.ram, entry.phys, entry.eip, entry.mode, this.modeSetting === 'on');
     entry.epoch = this.epoch;
     if (code === null) {
-      // Kept in the page's list too, so that new code written there gets its chance.
-      entry.interpretOnly = true;
-      if (!entry.inPage) this.addToPage(entry);
-      markBytes(this.bytesOf(entry.phys >>> 12), [entry.phys, entry.phys + INSTRUCTION_MAX]);
+      this.interpretOnly(entry);
       return false;
     }
-    let fn: RegionFunction | null;
-    let wasmSlot = -1;
-    if ('bytes' in code) {
-      const compiled = this.instantiateWasm(code.bytes);
-      fn = compiled === null ? null : compiled.fn;
-      if (compiled !== null) wasmSlot = compiled.slot;
-    } else fn = this.instantiate(code.source);
+    const fn = this.instantiate(code.source);
     if (fn === null) return false;
+    const region = this.install(entry, code, fn, -1);
+    region.upgradable = code.loops && this.modeSetting !== 'on';
+    this.stats.compileMs += performance.now() - started;
+    return true;
+  }
+
+  /**
+   * compile() for the WebAssembly back end. V8's cost of a module is mostly the same whatever it holds (the
+   * code space and its bookkeeping), so warm entries (half the threshold, lately: noteWarm) not compiled yet
+   * go into the same module, up to WASM_BATCH regions: most reach the threshold soon after, and then find
+   * their region there.
+   */
+  private compileWasm(entry: Entry, started: number): boolean {
+    const c = this.cpu;
+    const code = generateWasmRegion(c.ram, entry.phys, entry.eip, entry.mode);
+    entry.epoch = this.epoch;
+    if (code === null) {
+      this.interpretOnly(entry);
+      return false;
+    }
+    const entries: Entry[] = [entry];
+    const codes: WasmRegionCode[] = [code];
+    if (this.modeSetting === 'auto' && (entry.mode & MODE_SINGLE) === 0) this.takeWarm(entries, codes);
+    const memory = c.memory.wasmMemory as WebAssembly.Memory;
+    const bytes = regionModule(
+      codes.map((k) => k.body),
+      memory.buffer.byteLength / 0x10000,
+    );
+    const compiled = this.instantiateWasm(bytes, codes.length);
+    if (compiled === null) return false;
+    for (let i = 0; i < entries.length; i++) {
+      const e = i === 0 ? entry : this.findOrAdd(entries[i].phys, entries[i].eip, entries[i].mode);
+      e.epoch = this.epoch;
+      // A block of a region installed before it in this batch may have become this entry: its own region
+      // replaces that (it starts here).
+      const region = this.install(e, codes[i], compiled[i].fn, compiled[i].slot);
+      this.slotRegions[compiled[i].slot] = region;
+    }
+    this.stats.warmCompiled += entries.length - 1;
+    this.stats.compileMs += performance.now() - started;
+    return true;
+  }
+
+  /** Remembers an entry whose heat passed half the threshold (see compileWasm). */
+  private noteWarm(phys: number, eip: number, mode: number): void {
+    const i = this.warmNext;
+    this.warmPhys[i] = phys;
+    this.warmEip[i] = eip;
+    this.warmMode[i] = mode;
+    this.warmAt[i] = this.cpu.instructionCount;
+    this.warmNext = (i + 1) & (WARM_ENTRIES - 1);
+    if (this.warmCount < WARM_ENTRIES) this.warmCount++;
+  }
+
+  /**
+   * Adds to `entries` and `codes` (up to WASM_BATCH in all) the warm entries, newest first, that are not
+   * compiled, not marked for the interpreter, not a block of a region in the batch already, and were warm
+   * lately (WARM_FOR instructions ago at most: older ones may be code no longer run, or no longer code).
+   * Each is taken once. Entries are made here only as placeholders; compileWasm installs them.
+   */
+  private takeWarm(entries: Entry[], codes: WasmRegionCode[]): void {
+    const c = this.cpu;
+    const now = c.instructionCount;
+    while (this.warmCount > 0 && entries.length < WASM_BATCH) {
+      this.warmCount--;
+      this.warmNext = (this.warmNext - 1) & (WARM_ENTRIES - 1);
+      const i = this.warmNext;
+      if (now - this.warmAt[i] > WARM_FOR) {
+        this.warmCount = 0;
+        return;
+      }
+      const phys = this.warmPhys[i];
+      const eip = this.warmEip[i];
+      const mode = this.warmMode[i];
+      if (phys + 0x1000 > c.ram.length) continue;
+      let e = this.table[hash(phys, eip)];
+      while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
+      if (e !== null && (e.fn !== null || e.interpretOnly === true)) continue;
+      let taken = false;
+      for (const k of codes)
+        for (const block of k.blocks) if (block.phys === phys && block.eip === eip) taken = true;
+      if (taken) continue;
+      const code = generateWasmRegion(c.ram, phys, eip, mode);
+      if (code === null) continue;
+      entries.push(new Entry(phys, eip, mode));
+      codes.push(code);
+    }
+  }
+
+  /** Marks `entry` as code the compiler cannot start a region at (kept in its page's list for new code). */
+  private interpretOnly(entry: Entry): void {
+    entry.interpretOnly = true;
+    if (!entry.inPage) this.addToPage(entry);
+    markBytes(this.bytesOf(entry.phys >>> 12), [entry.phys, entry.phys + INSTRUCTION_MAX]);
+  }
+
+  /** Points `entry` and the other blocks of its region (`code`, compiled to `fn`) at a new Region. */
+  private install(
+    entry: Entry,
+    code: { blocks: RegionBlock[]; lastByte: number; translated: number; fallbacks: number },
+    fn: RegionFunction,
+    wasmSlot: number,
+  ): Region {
+    const c = this.cpu;
     // The bytes from the first to the last byte of its blocks (all in the entry's page).
     let low = entry.phys;
     let high = entry.phys;
@@ -653,8 +769,6 @@ export class Jit {
     const region = new Region(fn, ranges, low, c.ram.slice(low, high));
     region.epoch = this.epoch;
     region.wasmSlot = wasmSlot;
-    if (wasmSlot >= 0) this.slotRegions[wasmSlot] = region;
-    region.upgradable = code.loops && this.modeSetting !== 'on' && memory === null;
     for (const block of code.blocks) {
       const e = block.eip === entry.eip ? entry : this.findOrAdd(block.phys, block.eip, entry.mode);
       if (e.fn !== null && e !== entry) continue; // already compiled elsewhere: leave it
@@ -672,8 +786,7 @@ export class Jit {
     this.stats.blocks += code.blocks.length;
     this.stats.translated += code.translated;
     this.stats.fallbacks += code.fallbacks;
-    this.stats.compileMs += performance.now() - started;
-    return true;
+    return region;
   }
 
   /** The region function of factory source `source` (cached by source); null where compiling is forbidden. */
@@ -720,9 +833,12 @@ export class Jit {
    * The region function of WebAssembly module `bytes`; null when the host refuses to compile WebAssembly (a
    * content-security policy without 'wasm-unsafe-eval'): regions are compiled to JavaScript from then on.
    */
-  private instantiateWasm(bytes: Uint8Array<ArrayBuffer>): { slot: number; fn: RegionFunction } | null {
+  private instantiateWasm(
+    bytes: Uint8Array<ArrayBuffer>,
+    count: number,
+  ): Array<{ slot: number; fn: RegionFunction }> | null {
     try {
-      return this.wasmRegions().instantiate(bytes);
+      return this.wasmRegions().instantiate(bytes, count);
     } catch (e) {
       if (e instanceof WebAssembly.CompileError && /refused|unsafe-eval|security/i.test(e.message)) {
         this.backend = 'js';

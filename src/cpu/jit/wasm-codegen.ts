@@ -1829,7 +1829,8 @@ function translate(b: Builder, insn: Insn): Translated {
 
 /** The compiled form of a region: its module's bytes and the blocks it covers (as codegen.ts's RegionCode). */
 export interface WasmRegionCode {
-  bytes: Uint8Array<ArrayBuffer>;
+  /** The region's function, for regionModule(). */
+  body: FunctionBody;
   blocks: RegionBlock[];
   lastByte: number;
   translated: number;
@@ -1846,15 +1847,14 @@ interface BlockCode {
 
 /**
  * Compiles the region entered at physical address `phys`, EIP `eip`, in mode `mode` (the same blocks as
- * codegen.ts generateRegion) for a memory of `pages` 64 KiB pages. Null when not even the first
- * instruction can be compiled.
+ * codegen.ts generateRegion) into a function for regionModule(). Null when not even the first instruction
+ * can be compiled.
  */
 export function generateWasmRegion(
   ram: Uint8Array,
   phys: number,
   eip: number,
   mode: number,
-  pages: number,
 ): WasmRegionCode | null {
   const code32 = mode & MODE_CODE32;
   const single = (mode & MODE_SINGLE) !== 0;
@@ -1902,7 +1902,7 @@ export function generateWasmRegion(
       else if (t >>> 0 <= start >>> 0) loops = true;
     }
   }
-  return { bytes: assemble(codes, b.maxTemps, pages), blocks, lastByte, translated, fallbacks, loops };
+  return { body: assemble(codes, b.maxTemps), blocks, lastByte, translated, fallbacks, loops };
 }
 
 /**
@@ -2028,16 +2028,12 @@ function translateBlock(
 }
 
 /**
- * The module around the blocks: one function (budget, eip) -> 0 (ran compiled code only), 1 (ended with the
+ * The function around the blocks: (budget, eip) -> 0 (ran compiled code only), 1 (ended with the
  * interpreter's instruction or a write to its own code) or 2 (a fallback ended it; the CPU's fields are
  * current). Structure: loop { block $exit { block $b(n-1) ... { block $b0 { dispatch on pc } code of b0;
  * br loop } code of b1 ... } } then the exit stores pc, done and the last instruction's start.
  */
-function assemble(codes: BlockCode[], temps: number, pages: number): Uint8Array<ArrayBuffer> {
-  const m = new ModuleWriter();
-  for (const name of SUPPORT_EXPORTS) m.importFunction('rt', name, SUPPORT_SIGNATURES[name]);
-  for (const name of REGION_IMPORTS) m.importFunction('js', name, IMPORT_SIGNATURES[name]);
-  m.importMemory('js', 'memory', pages);
+function assemble(codes: BlockCode[], temps: number): FunctionBody {
   const f = new FunctionBody(REGION_SIGNATURE);
   f.localGroups = [
     [L_N64 - REGION_SIGNATURE.params.length, I32],
@@ -2064,6 +2060,18 @@ function assemble(codes: BlockCode[], temps: number, pages: number): Uint8Array<
   f.i32(0).get(L_DONE).mem(Op.i32Store, STATE_EXIT_DONE);
   f.i32(0).get(L_START).mem(Op.i32Store, STATE_EXIT_START);
   f.get(L_RET);
-  m.exportFunction('run', m.addFunction(f));
+  return f;
+}
+
+/**
+ * A module of regions' functions (generateWasmRegion's bodies), exported as "r0", "r1", ... in order: one
+ * module for several regions, since V8's cost of a module is mostly the same whatever it holds.
+ */
+export function regionModule(bodies: readonly FunctionBody[], pages: number): Uint8Array<ArrayBuffer> {
+  const m = new ModuleWriter();
+  for (const name of SUPPORT_EXPORTS) m.importFunction('rt', name, SUPPORT_SIGNATURES[name]);
+  for (const name of REGION_IMPORTS) m.importFunction('js', name, IMPORT_SIGNATURES[name]);
+  m.importMemory('js', 'memory', pages);
+  for (let i = 0; i < bodies.length; i++) m.exportFunction(`r${i}`, m.addFunction(bodies[i]));
   return m.bytes();
 }

@@ -266,12 +266,6 @@ export class ModuleWriter {
 
   /** The module's bytes. */
   bytes(): Uint8Array<ArrayBuffer> {
-    const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-    const section = (id: number, body: number[]) => {
-      out.push(id);
-      uleb(out, body.length);
-      for (let i = 0; i < body.length; i++) out.push(body[i]);
-    };
     const name = (to: number[], s: string) => {
       uleb(to, s.length);
       for (let i = 0; i < s.length; i++) to.push(s.charCodeAt(i));
@@ -282,11 +276,10 @@ export class ModuleWriter {
     for (const t of this.types) {
       types.push(0x60);
       uleb(types, t.params.length);
-      types.push(...t.params);
+      for (const v of t.params) types.push(v);
       uleb(types, t.results.length);
-      types.push(...t.results);
+      for (const v of t.results) types.push(v);
     }
-    section(1, types);
     // Import section (2).
     const imports: number[] = [];
     uleb(imports, this.imports.length + (this.memory ? 1 : 0) + (this.table ? 1 : 0));
@@ -309,12 +302,10 @@ export class ModuleWriter {
       imports.push(0x01, 0x70, 0x00); // table of funcref, minimum only
       uleb(imports, this.table.size);
     }
-    section(2, imports);
     // Function section (3).
     const funcs: number[] = [];
     uleb(funcs, this.functions.length);
     for (const f of this.functions) uleb(funcs, this.typeIndex(f.signature));
-    section(3, funcs);
     // Export section (7).
     const exports: number[] = [];
     uleb(exports, this.exports.length);
@@ -323,24 +314,68 @@ export class ModuleWriter {
       exports.push(0x00);
       uleb(exports, e.index);
     }
-    section(7, exports);
-    // Code section (10).
-    const code: number[] = [];
-    uleb(code, this.functions.length);
+    // Code section (10): each body is its size, its locals, its code and `end`. The code arrays are the bulk
+    // of a module and are copied once, straight into the result.
+    const heads: number[][] = [];
+    let codeSize = ulebLength(this.functions.length);
     for (const f of this.functions) {
-      const body: number[] = [];
+      const locals: number[] = [];
       const groups = (f.localGroups ?? [[f.locals, I32]]).filter(([count]) => count > 0);
-      uleb(body, groups.length);
+      uleb(locals, groups.length);
       for (const [count, type] of groups) {
-        uleb(body, count);
-        body.push(type);
+        uleb(locals, count);
+        locals.push(type);
       }
-      for (let i = 0; i < f.code.length; i++) body.push(f.code[i]);
-      body.push(Op.end);
-      uleb(code, body.length);
-      for (let i = 0; i < body.length; i++) code.push(body[i]);
+      const size = locals.length + f.code.length + 1;
+      const head: number[] = [];
+      uleb(head, size);
+      for (const v of locals) head.push(v);
+      heads.push(head);
+      codeSize += head.length + f.code.length + 1;
     }
-    section(10, code);
-    return Uint8Array.from(out);
+    const small = [types, imports, funcs, exports];
+    let total = 8 + 1 + ulebLength(codeSize) + codeSize;
+    for (const body of small) total += 1 + ulebLength(body.length) + body.length;
+    const out = new Uint8Array(total);
+    out.set([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+    let at = 8;
+    const putUleb = (value: number) => {
+      let v = value >>> 0;
+      do {
+        let byte = v & 0x7f;
+        v >>>= 7;
+        if (v !== 0) byte |= 0x80;
+        out[at++] = byte;
+      } while (v !== 0);
+    };
+    const put = (bytes: readonly number[]) => {
+      for (let i = 0; i < bytes.length; i++) out[at++] = bytes[i];
+    };
+    const ids = [1, 2, 3, 7];
+    for (let k = 0; k < small.length; k++) {
+      out[at++] = ids[k];
+      putUleb(small[k].length);
+      put(small[k]);
+    }
+    out[at++] = 10;
+    putUleb(codeSize);
+    putUleb(this.functions.length);
+    for (let i = 0; i < this.functions.length; i++) {
+      put(heads[i]);
+      put(this.functions[i].code);
+      out[at++] = Op.end;
+    }
+    return out;
   }
+}
+
+/** The length of `value`'s unsigned LEB128 encoding. */
+function ulebLength(value: number): number {
+  let v = value >>> 0;
+  let n = 1;
+  while (v >= 0x80) {
+    v >>>= 7;
+    n++;
+  }
+  return n;
 }

@@ -164,10 +164,14 @@ export class WasmRegions {
   }
 
   /**
-   * The compiled region of module bytes `bytes`: `run`, for call() between flagsIn() and flagsOut(), and
-   * `fn`, a RegionFunction that does all three (Jit.step).
+   * The compiled regions of module bytes `bytes` (wasm-codegen.ts regionModule, `count` functions): for
+   * each, its table slot (for call() between flagsIn() and flagsOut()) and `fn`, a RegionFunction that
+   * does all three (Jit.step).
    */
-  instantiate(bytes: Uint8Array<ArrayBuffer>): { slot: number; fn: (budget: number) => number } {
+  instantiate(
+    bytes: Uint8Array<ArrayBuffer>,
+    count: number,
+  ): Array<{ slot: number; fn: (budget: number) => number }> {
     let key = '';
     for (let i = 0; i < bytes.length; i += 4096) {
       key += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
@@ -182,14 +186,23 @@ export class WasmRegions {
       this.modules.set(key, module);
       this.moduleBytes += bytes.length;
     }
-    const run = new WebAssembly.Instance(module, this.imports).exports.run as WasmRun;
-    const slot = this.nextSlot++;
-    if (slot >= this.tableSize) {
-      this.table.grow(this.tableSize);
-      this.tableSize *= 2;
+    const exports = new WebAssembly.Instance(module, this.imports).exports;
+    const out: Array<{ slot: number; fn: (budget: number) => number }> = [];
+    for (let i = 0; i < count; i++) {
+      const slot = this.nextSlot++;
+      if (slot >= this.tableSize) {
+        this.table.grow(this.tableSize);
+        this.tableSize *= 2;
+      }
+      this.table.set(slot, exports[`r${i}`] as WasmRun);
+      out.push({ slot, fn: (budget: number) => this.enter(slot, budget) });
     }
-    this.table.set(slot, run);
-    return { slot, fn: (budget: number) => this.enter(slot, budget) };
+    return out;
+  }
+
+  /** Table slots left before the table is as large as it may grow. */
+  get slotsLeft(): number {
+    return MAX_SLOTS - this.nextSlot;
   }
 
   /** Whether the table is as large as it may grow (the JIT then drops everything, see reset()). */
