@@ -923,13 +923,7 @@ export class Cpu {
    * not take anything); else one instruction. Faults escape as CPU_FAULT with instructionCount exact.
    */
   runDecoded(end: number): void {
-    if (
-      (this.flags & FLAG_TF) !== 0 ||
-      this.debugArmed === true ||
-      this.interruptShadow !== 0 ||
-      this.nmiPending === true ||
-      ((this.flags & FLAG_IF) !== 0 && this.interruptPoll !== 0 && this.interruptController !== null)
-    ) {
+    if (this.mustStep()) {
       this.stepDecoded();
       return;
     }
@@ -941,17 +935,25 @@ export class Cpu {
    * elsewhere than to the next one (decoded.ts runRecordsToJump), where the dispatcher looks again.
    */
   runCold(end: number): void {
-    if (
+    if (this.mustStep()) {
+      this.stepDecoded();
+      return;
+    }
+    if (runRecordsToJump(this, end) === RUN_GENERIC) this.stepGeneric();
+  }
+
+  /**
+   * Whether the next instruction must run on its own: TF or breakpoints, the interrupt shadow, or an
+   * interrupt check due before the instruction after it (runDecoded, runCold).
+   */
+  private mustStep(): boolean {
+    return (
       (this.flags & FLAG_TF) !== 0 ||
       this.debugArmed === true ||
       this.interruptShadow !== 0 ||
       this.nmiPending === true ||
       ((this.flags & FLAG_IF) !== 0 && this.interruptPoll !== 0 && this.interruptController !== null)
-    ) {
-      this.stepDecoded();
-      return;
-    }
-    if (runRecordsToJump(this, end) === RUN_GENERIC) this.stepGeneric();
+    );
   }
 
   /** An instruction through stepUnchecked; when it reached a device that wrote RAM directly, the cache goes. */

@@ -603,8 +603,7 @@ export class Jit {
     if (phys < 0) return null;
     const mode = c.codeSize32 | (c.segBig[SS] ? MODE_STACK32 : 0) | single | flatMode(c);
     const h = hash(phys, eip);
-    let e = this.table[h];
-    while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
+    let e = this.find(h, phys, eip, mode);
     if (e !== null) {
       if (e.epoch !== this.epoch && !this.verify(e)) return null;
       if (e.fn !== null) return e;
@@ -684,7 +683,7 @@ export class Jit {
     const compiled = this.instantiateWasm(bytes, codes.length);
     if (compiled === null) return false;
     for (let i = 0; i < entries.length; i++) {
-      const e = i === 0 ? entry : this.findOrAdd(entries[i].phys, entries[i].eip, entries[i].mode);
+      const e = entries[i];
       e.epoch = this.epoch;
       // A block of a region installed before it in this batch may have become this entry: its own region
       // replaces that (it starts here).
@@ -711,7 +710,7 @@ export class Jit {
    * Adds to `entries` and `codes` (up to WASM_BATCH in all) the warm entries, newest first, that are not
    * compiled, not marked for the interpreter, not a block of a region in the batch already, and were warm
    * lately (WARM_FOR instructions ago at most: older ones may be code no longer run, or no longer code).
-   * Each is taken once. Entries are made here only as placeholders; compileWasm installs them.
+   * Each is taken once; compileWasm installs their regions.
    */
   private takeWarm(entries: Entry[], codes: WasmRegionCode[]): void {
     const c = this.cpu;
@@ -728,8 +727,7 @@ export class Jit {
       const eip = this.warmEip[i];
       const mode = this.warmMode[i];
       if (phys + 0x1000 > c.ram.length) continue;
-      let e = this.table[hash(phys, eip)];
-      while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
+      const e = this.find(hash(phys, eip), phys, eip, mode);
       if (e !== null && (e.fn !== null || e.interpretOnly === true)) continue;
       let taken = false;
       for (const k of codes)
@@ -737,7 +735,7 @@ export class Jit {
       if (taken) continue;
       const code = generateWasmRegion(c.ram, phys, eip, mode);
       if (code === null) continue;
-      entries.push(new Entry(phys, eip, mode));
+      entries.push(this.findOrAdd(phys, eip, mode));
       codes.push(code);
     }
   }
@@ -897,10 +895,16 @@ export class Jit {
     this.table[h] = e;
   }
 
-  private findOrAdd(phys: number, eip: number, mode: number): Entry {
-    const h = hash(phys, eip);
+  /** The entry for `phys`, `eip`, `mode` in hash slot `h` (hash(phys, eip)), or null. */
+  private find(h: number, phys: number, eip: number, mode: number): Entry | null {
     let e = this.table[h];
     while (e !== null && (e.phys !== phys || e.eip !== eip || e.mode !== mode)) e = e.hashNext;
+    return e;
+  }
+
+  private findOrAdd(phys: number, eip: number, mode: number): Entry {
+    const h = hash(phys, eip);
+    let e = this.find(h, phys, eip, mode);
     if (e === null) {
       e = new Entry(phys, eip, mode);
       this.insert(h, e);
