@@ -1,7 +1,7 @@
 /**
  * CPU throughput benchmark: MIPS on a few workloads, with the JIT tier on and off.
  *
- *   npm run bench:cpu -- [--jit=on|off|both] [--only=name,name] [--linux=N] [--iterations=N] [--warm-up]
+ *   npm run bench:cpu -- [--jit=on|off|both] [--only=name,name] [--linux=N] [--iterations=N] [--warm-up] [--stats]
  *
  * Always measure bundled: under tsx or vitest every module import goes through a getter and the CPU runs
  * several times slower, which says nothing about the emulator. The npm script bundles with --minify-syntax,
@@ -13,6 +13,7 @@
  * and, when images/linux/bzImage exists, the first N instructions of a Linux boot (the kernel decompressor).
  * Each workload runs in a fresh machine, but in one process: V8 has optimised the emulator by the second.
  * --warm-up runs the interpreter's warm-up (src/machine/warm-up.ts) first, as a VM's worker does.
+ * --stats prints the block compiler's counters after each workload (stderr).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +54,7 @@ function timed(pc: Pc, run: () => void, check: () => string): Result {
   const t0 = performance.now();
   run();
   const ms = performance.now() - t0;
+  if (args.has('stats')) process.stderr.write(`jit: ${JSON.stringify(pc.cpu.jit.stats)}\n`);
   return { instructions: pc.cpu.instructionCount - startCount, ms, check: check() };
 }
 

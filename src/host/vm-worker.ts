@@ -40,8 +40,8 @@ const env: RunnerEnv = {
 
 const runner = new VmRunner(env);
 scope.onmessage = (event: MessageEvent<HostToVm>) => runner.handle(event.data);
-// Before the first message is handled (the page's commands wait in the queue meanwhile): tens of
-// milliseconds here save the guest's first second from running at a fraction of its speed (warm-up.ts).
+// Before the first message is handled (the page's commands wait in the queue meanwhile): about 0.3 s here
+// saves the guest's first second from running at a fraction of its speed (warm-up.ts).
 // Its failure would be a bug of the emulator's: said on the console, but the VM still runs.
 try {
   warmUpInterpreter();

@@ -46,6 +46,15 @@ describe('the interpreter warm-up', () => {
     expect(report.milliseconds).toBeGreaterThan(0);
   });
 
+  test('alternates passes with the interpreter and with the block compiler, which compiles some regions', () => {
+    const report = warmUpInterpreter();
+    expect(report.interpreterPasses).toBe(6);
+    expect(report.compilerPasses).toBe(6);
+    expect(report.regions).toBeGreaterThan(0);
+    // Every pass starts from the same RAM, so the interpreter and the compiled code must agree on the result.
+    expect(report.passesAgree).toBe(true);
+  });
+
   test('reaches every form the decoded-instruction cache has', () => {
     const pc = runProgram('off', true);
     const { records, maps } = pc.cpu.decoded;
