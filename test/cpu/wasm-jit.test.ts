@@ -37,8 +37,9 @@ import {
 } from '../../src/cpu/layout.ts';
 import { FunctionBody, I32, ModuleWriter, Op, sleb, uleb } from '../../src/cpu/jit/wasm-module.ts';
 import { instantiateSupport } from '../../src/cpu/jit/wasm-support.ts';
+import { pcThunkRegister } from '../../src/cpu/jit/wasm-codegen.ts';
 import { jitBackendFromEnvironment } from '../../src/cpu/jit/mode.ts';
-import { CODE, DATA, execute, machine } from './jit-fuzz.ts';
+import { CODE, DATA, HANDLERS, PAGE_TABLE, execute, machine, type FuzzMode } from './jit-fuzz.ts';
 
 const EAX = 0;
 const EBX = 3;
@@ -372,5 +373,79 @@ describe('the WebAssembly dispatcher', () => {
     execute(m, 10, false);
     expect(m.cpu.reg32[EAX] >>> 0).toBe(0x22222222);
     expect(m.cpu.jit.stats.regions).toBeGreaterThan(regions);
+  });
+});
+
+describe('CALL to a PIC thunk (mov reg, [esp]; ret) in place', () => {
+  test('pcThunkRegister knows the thunk for every register but ESP, and nothing else', () => {
+    expect(pcThunkRegister(0x8b, 0x1c, 0x24, 0xc3)).toBe(EBX);
+    expect(pcThunkRegister(0x8b, 0x04, 0x24, 0xc3)).toBe(EAX);
+    expect(pcThunkRegister(0x8b, 0x3c, 0x24, 0xc3)).toBe(7);
+    expect(pcThunkRegister(0x8b, 0x24, 0x24, 0xc3)).toBe(-1); // mov esp, [esp]
+    expect(pcThunkRegister(0x8b, 0x1c, 0x24, 0xc2)).toBe(-1); // ret imm16
+    expect(pcThunkRegister(0x8b, 0x5c, 0x24, 0xc3)).toBe(-1); // [esp + disp8]
+    expect(pcThunkRegister(0x89, 0x1c, 0x24, 0xc3)).toBe(-1); // a store
+  });
+
+  const THUNK = CODE + 0x1000; // on the next page: a region of its own if it were called
+  const ITERATIONS = 3000;
+  /**
+   * ecx = 3000; loop: call THUNK; add eax, ebx; add edx, esi; [at ecx == 1500: `extra`]; dec ecx; jnz loop;
+   * hlt. THUNK: mov ebx, [esp]; ret.
+   */
+  const thunkLoop = (extra: number[]) => {
+    const code = new Uint8Array(0x1004);
+    const body = [0xb9, ...le32(ITERATIONS), 0xe8, 0, 0, 0, 0, 0x01, 0xd8, 0x01, 0xf2];
+    body.push(0x81, 0xf9, ...le32(ITERATIONS / 2), 0x75, extra.length, ...extra);
+    body.push(0x49, 0x0f, 0x85, ...le32(5 - (body.length + 7)), 0xf4);
+    code.set(body, 0);
+    new DataView(code.buffer).setInt32(6, THUNK - (CODE + 10), true);
+    code.set([0x8b, 0x1c, 0x24, 0xc3], 0x1000);
+    return code;
+  };
+  const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  const run = (mode: FuzzMode, code: Uint8Array, jit: 'off' | 'auto', lure = false) => {
+    const m = machine(mode, code, 9, jit);
+    // The thunk's bytes at physical 0 as well, where an empty TLB entry's address points: only the entry's
+    // rights can tell the compiled code that the thunk is gone.
+    if (lure) m.memory.writeBytes(0, Uint8Array.from([0x8b, 0x1c, 0x24, 0xc3]));
+    m.cpu.jit.backend = 'wasm';
+    m.cpu.jit.threshold = 10;
+    let left = 100_000;
+    while (left > 0 && !m.cpu.halted) {
+      m.cpu.run(Math.min(left, 20_000));
+      left -= 20_000;
+    }
+    return { m, state: execute(m, 0, false) };
+  };
+
+  test("runs the thunk inside the caller's region, with the interpreter's result", () => {
+    const code = thunkLoop([]);
+    const reference = run('flat32', code, 'off');
+    expect(reference.m.cpu.halted).toBe(true);
+    const { m, state } = run('flat32', code, 'auto');
+    expect(state).toBe(reference.state);
+    // Two regions entered per iteration (the thunk, then the rest of the loop) when the CALL leaves the
+    // region; with the thunk in place the loop's region runs on by itself.
+    expect(m.cpu.jit.stats.regionCalls).toBeLessThan(ITERATIONS / 10);
+  });
+
+  test('a thunk rewritten on its page (no code compiled there) is a CALL again', () => {
+    // At iteration 1500: mov dword [THUNK], 0xc324348b (mov esi, [esp]; ret).
+    const code = thunkLoop([0xc7, 0x05, ...le32(THUNK), ...le32(0xc324348b)]);
+    const reference = run('flat32', code, 'off');
+    expect(reference.m.cpu.reg32[2]).not.toBe(0); // EDX summed ESI after the rewrite
+    expect(run('flat32', code, 'auto').state).toBe(reference.state);
+  });
+
+  test("a thunk whose page is gone faults at its fetch, after the CALL's push", () => {
+    // At iteration 1500: the thunk's page table entry cleared, then invlpg [THUNK].
+    const pte = PAGE_TABLE + (THUNK >>> 12) * 4;
+    const code = thunkLoop([0xc7, 0x05, ...le32(pte), ...le32(0), 0x0f, 0x01, 0x3d, ...le32(THUNK)]);
+    const reference = run('paged32', code, 'off', true);
+    // The page fault's handler (a HLT) stopped it, with CR2 at the thunk.
+    expect(reference.m.cpu.eip).toBe(HANDLERS + 14 + 1);
+    expect(reference.m.cpu.cr2 >>> 0).toBe(THUNK);
+    expect(run('paged32', code, 'auto', true).state).toBe(reference.state);
   });
 });

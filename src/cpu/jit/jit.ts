@@ -29,7 +29,7 @@ import {
   type JitBackend,
   type JitMode,
 } from './mode.ts';
-import { generateWasmRegion, regionModule, type WasmRegionCode } from './wasm-codegen.ts';
+import { generateWasmRegion, pcThunkRegister, regionModule, type WasmRegionCode } from './wasm-codegen.ts';
 import { WasmRegions } from './wasm-region.ts';
 import { createRuntime, type JitRuntime } from './runtime.ts';
 import {
@@ -593,6 +593,21 @@ export class Jit {
     return c.fetchPhys | (linear & 0xfff);
   }
 
+  /**
+   * The register the PIC thunk at CS:eip loads (wasm-codegen.ts pcThunkRegister), or -1, as far as the
+   * TLB tells now (no walk): the compiler's guess, which the compiled code checks each time it runs.
+   */
+  private readonly thunkProbe = (eip: number): number => {
+    const c = this.cpu;
+    const linear = (c.segBase[CS] + eip) | 0;
+    if ((linear & 0xfff) > 0xffc) return -1;
+    const page = c.mmu.probeRead(linear);
+    if (page < 0 || page + 0x1000 > c.ram.length) return -1;
+    const at = page | (linear & 0xfff);
+    const ram = c.ram;
+    return pcThunkRegister(ram[at], ram[at + 1], ram[at + 2], ram[at + 3]);
+  };
+
   /** The compiled entry for CS:EIP, compiling when hot; null when the interpreter must run. */
   private lookup(single: number): Entry | null {
     const c = this.cpu;
@@ -666,7 +681,7 @@ export class Jit {
    */
   private compileWasm(entry: Entry, started: number): boolean {
     const c = this.cpu;
-    const code = generateWasmRegion(c.ram, entry.phys, entry.eip, entry.mode);
+    const code = generateWasmRegion(c.ram, entry.phys, entry.eip, entry.mode, this.thunkProbe);
     entry.epoch = this.epoch;
     if (code === null) {
       this.interpretOnly(entry);
@@ -733,7 +748,7 @@ export class Jit {
       for (const k of codes)
         for (const block of k.blocks) if (block.phys === phys && block.eip === eip) taken = true;
       if (taken) continue;
-      const code = generateWasmRegion(c.ram, phys, eip, mode);
+      const code = generateWasmRegion(c.ram, phys, eip, mode, this.thunkProbe);
       if (code === null) continue;
       entries.push(this.findOrAdd(phys, eip, mode));
       codes.push(code);

@@ -37,7 +37,9 @@ import {
   STATE_SREG,
   STATE_WRITE_BIT,
   RAM_BASE,
+  TLB_BASE,
 } from '../layout.ts';
+import { TLB_PHYS } from '../paging.ts';
 import { lockable, translationKind, type RegionBlock } from './codegen.ts';
 import { decode, type Insn } from './decoder.ts';
 import {
@@ -149,6 +151,10 @@ class Builder {
   /** The instruction being translated: its start EIP and index in the block. */
   start = 0;
   k = 0;
+  /** Instructions the translated one retires beyond itself (a CALL to a PIC thunk runs the thunk too). */
+  extra = 0;
+  /** Which register a PIC thunk at an EIP loads, or -1 (pcThunkRegister; null: no CALL runs a thunk). */
+  thunks: ThunkProbe | null = null;
 
   constructor(
     readonly code32: number,
@@ -1329,6 +1335,78 @@ function jumpToValue(b: Builder, t: number): void {
   b.f.set(L_PC);
 }
 
+/** The register a PIC thunk at some EIP loads (pcThunkRegister of its bytes), or -1: the compiler's peek. */
+export type ThunkProbe = (eip: number) => number;
+
+/**
+ * The register loaded by a PIC thunk, `mov reg, [esp]; ret` (8B /r with SIB [ESP], then C3): what i386
+ * position-independent code calls at the start of most functions to learn its own address (GCC's
+ * __x86.get_pc_thunk.bx and friends). -1 for any other four bytes.
+ */
+export function pcThunkRegister(b0: number, b1: number, b2: number, b3: number): number {
+  if (b0 !== 0x8b || (b1 & 0xc7) !== 0x04 || b2 !== 0x24 || b3 !== 0xc3) return -1;
+  const register = (b1 >> 3) & 7;
+  return register === 4 ? -1 : register;
+}
+
+/**
+ * CALL rel32 to a PIC thunk (pcThunkRegister): the CALL, the thunk's MOV and its RET in place, so that the
+ * block goes on after the CALL instead of leaving the region twice (to the thunk, on another page, and
+ * back): in busybox's awk a third of all region calls were thunks and the returns from them. The CALL is
+ * done as written (limit check, push); the thunk is taken from where CS:target maps now, so it runs in
+ * place only while the TLB lets this privilege fetch there, its four bytes lie in one page and the CS
+ * limit, and they are still the thunk's (a rewritten or remapped thunk is only a CALL again, which leaves
+ * for the thunk). The MOV reads the slot the push just wrote and the RET pops it: neither can fault, and
+ * neither touches the flags.
+ */
+function callThunk(b: Builder, insn: Insn, target: number, register: number): Translated {
+  const f = b.f;
+  const next = insn.next;
+  b.checkCsLimit(K(target));
+  b.pushValue(2, K(next));
+  const lin = b.tmp();
+  const entry = b.tmp();
+  const same = b.tmp();
+  // The last byte the CPU would fetch or return to: the thunk's RET, or the instruction after the CALL.
+  const last = (target + 3) >>> 0 > next >>> 0 ? (target + 3) | 0 : next;
+  f.i32(0).set(same);
+  f.field(STATE_SEG_BASE + 4)
+    .i32(target)
+    .op(Op.i32Add)
+    .tee(lin);
+  f.i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_BASE).tee(entry);
+  f.field(STATE_READ_BIT).op(Op.i32And).i32(0).op(Op.i32Ne);
+  f.get(lin).i32(0xfff).op(Op.i32And).i32(0xffc).op(Op.i32LeU).op(Op.i32And);
+  f.i32(last)
+    .field(STATE_SEG_LIMIT + 4)
+    .op(Op.i32LeU)
+    .op(Op.i32And);
+  b.begin(Op.if);
+  f.get(entry).i32(TLB_PHYS).op(Op.i32And).get(lin).i32(0xfff).op(Op.i32And).op(Op.i32Or);
+  f.mem(Op.i32Load, RAM_BASE)
+    .i32(0xc3240000 | ((0x04 | (register << 3)) << 8) | 0x8b)
+    .op(Op.i32Eq)
+    .set(same);
+  b.end();
+  f.get(same);
+  b.begin(Op.if);
+  b.setReg(register, 2, K(next));
+  b.adjustSp(4);
+  b.else();
+  // Not the thunk (any more): the CALL alone, leaving for CS:target (a write to this page's code ends
+  // the region as after any branch that wrote memory).
+  f.i32(target).set(L_PC);
+  f.get(L_DONE)
+    .i32(b.k + 1)
+    .op(Op.i32Add)
+    .set(L_DONE);
+  f.get(L_SMC).i32(0).op(Op.i32Ne).set(L_RET);
+  b.brExit();
+  b.end();
+  b.extra = 2;
+  return CODE;
+}
+
 /** Translates one instruction; null when the interpreter must run it. */
 function translate(b: Builder, insn: Insn): Translated {
   const f = b.f;
@@ -1588,6 +1666,10 @@ function translate(b: Builder, insn: Insn): Translated {
       const disp = o32 ? insn.imm : (insn.imm << 16) >> 16;
       let target = (next + disp) | 0;
       if (!o32) target &= 0xffff;
+      if (o32 && b.code32 && b.stack32 && b.thunks !== null && target >>> 0 <= 0xfffffffc) {
+        const register = b.thunks(target);
+        if (register >= 0) return callThunk(b, insn, target, register);
+      }
       b.checkCsLimit(K(target));
       b.pushValue(osz, K(next));
       const eip = b.code32 ? target : target & 0xffff;
@@ -1848,17 +1930,20 @@ interface BlockCode {
 /**
  * Compiles the region entered at physical address `phys`, EIP `eip`, in mode `mode` (the same blocks as
  * codegen.ts generateRegion) into a function for regionModule(). Null when not even the first instruction
- * can be compiled.
+ * can be compiled. `thunks` tells which CALL targets are PIC thunks now (callThunk checks again when it
+ * runs); single-instruction blocks run none.
  */
 export function generateWasmRegion(
   ram: Uint8Array,
   phys: number,
   eip: number,
   mode: number,
+  thunks: ThunkProbe | null = null,
 ): WasmRegionCode | null {
   const code32 = mode & MODE_CODE32;
   const single = (mode & MODE_SINGLE) !== 0;
   const b = new Builder(code32, (mode & MODE_STACK32) !== 0 ? 1 : 0, (mode & MODE_FLAT) !== 0);
+  if (!single) b.thunks = thunks;
   let loops = false;
   const pageBase = phys & ~0xfff;
   const blocks: RegionBlock[] = [];
@@ -1942,6 +2027,7 @@ function translateBlock(
     b.start = insn.start;
     b.k = k;
     b.temps = 0;
+    b.extra = 0;
     b.wroteMemory = false;
     f.i32(insn.start).set(L_START);
     const mark = f.code.length;
@@ -1983,8 +2069,8 @@ function translateBlock(
       continue;
     }
     lastByte = insn.next - 1;
-    count++;
-    translated++;
+    count += 1 + b.extra;
+    translated += 1 + b.extra;
     if (t.kind === 'branch') {
       successors = t.targets;
       ended = true;
@@ -1996,7 +2082,7 @@ function translateBlock(
       b.begin(Op.if);
       f.i32(insn.next).set(L_PC);
       f.get(L_DONE)
-        .i32(k + 1)
+        .i32(k + 1 + b.extra)
         .op(Op.i32Add)
         .set(L_DONE);
       f.i32(1).set(L_RET);
