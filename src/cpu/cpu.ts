@@ -32,7 +32,7 @@ import * as pm from './protected.ts';
 import { checkDataBreakpoints, instructionBreakpoints } from './debug.ts';
 import { Fpu } from './fpu.ts';
 import { Jit } from './jit/jit.ts';
-import { DecodedCache, RUN_GENERIC, runRecords, runRecordsToJump } from './decoded.ts';
+import { DecodedCache, RUN_GENERIC, runRecords, runRecordsCold } from './decoded.ts';
 import type { JitMode } from './jit/mode.ts';
 
 export * from './constants.ts';
@@ -932,14 +932,15 @@ export class Cpu {
 
   /**
    * runDecoded for the block compiler's cold code: also stops after an instruction that sent control
-   * elsewhere than to the next one (decoded.ts runRecordsToJump), where the dispatcher looks again.
+   * elsewhere than to the next one where compiled code may start (decoded.ts runRecordsCold), where the
+   * dispatcher looks again.
    */
   runCold(end: number): void {
     if (this.mustStep()) {
       this.stepDecoded();
       return;
     }
-    if (runRecordsToJump(this, end) === RUN_GENERIC) this.stepGeneric();
+    if (runRecordsCold(this, end) === RUN_GENERIC) this.stepGeneric();
   }
 
   /**

@@ -241,9 +241,29 @@ describe('cold code', () => {
     expect(auto.m.cpu.jit.stats.regions).toBe(0);
     expect(auto.m.cpu.jit.stats.interpreted).toBe(9);
     // The first instruction is stepped (its page is not in the TLB yet, so no lookup can count it), then
-    // runs: to the jmp, the call, the ret, and the HLT (run the generic way inside the last).
+    // one run: on past the jmp, the call and the ret (nothing compiled where they lead) to the HLT, run the
+    // generic way inside it.
     expect(auto.steps).toBe(1);
-    expect(auto.cold).toBe(4);
+    expect(auto.cold).toBe(1);
     expect(state(auto.m)).toBe(state(runs('off').m));
+  });
+
+  test('a cold run counts the heat of where its jumps lead, and stops there once that is hot', () => {
+    // mov ecx, 1000; l: add eax, ecx; dec ecx; jnz l; hlt
+    const loop = [0xb9, ...le32(1000), 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xf4];
+    const run = (jit: JitMode) => {
+      const m = machine('paged32', Uint8Array.from(loop), 1, jit);
+      m.cpu.jit.threshold = 100;
+      runToHalt(m, 10_000);
+      return m;
+    };
+    const m = run('auto');
+    const s = m.cpu.jit.stats;
+    // The back edge's arrivals at l, counted inside the run, reached the threshold: the run stopped there,
+    // the lookup compiled the loop, and the region ran the rest.
+    expect(s.regions).toBeGreaterThan(0);
+    expect(s.regionCalls).toBeGreaterThan(0);
+    expect(s.interpreted).toBeLessThan(400);
+    expect(state(m)).toBe(state(run('off')));
   });
 });

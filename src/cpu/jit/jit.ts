@@ -608,6 +608,23 @@ export class Jit {
     return pcThunkRegister(ram[at], ram[at + 1], ram[at + 2], ram[at + 3]);
   };
 
+  /**
+   * Whether a cold run (Cpu.runCold) may go on at `eip`, physical `phys`, after a transfer of control
+   * instead of coming back to lookup(): when no entry shares its hash slot (so none starts there) and the
+   * arrival, counted here as lookup() counts it, leaves its heat short of the marks where lookup() acts (half
+   * the threshold: noteWarm; past it: compile).
+   */
+  coldGoesOn(phys: number, eip: number): boolean {
+    if (phys >= this.cpu.ram.length) return false;
+    const h = hash(phys, eip);
+    if (this.table[h] !== null) return false;
+    const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
+    const heat = this.heat[h] + 1;
+    if (heat > threshold || heat === threshold >> 1) return false;
+    this.heat[h] = heat;
+    return true;
+  }
+
   /** The compiled entry for CS:EIP, compiling when hot; null when the interpreter must run. */
   private lookup(single: number): Entry | null {
     const c = this.cpu;
