@@ -574,10 +574,10 @@ export function runRecords(c: Cpu, end: number): boolean {
 }
 
 /**
- * runRecords for the block compiler's cold code (Jit.run): the same, but it also stops after the first
- * instruction that sends control anywhere but to the next one (a taken jump, a call, a return), where the
- * dispatcher looks for compiled code again. Returns RUN_DONE, RUN_GENERIC (as runRecords' true) or
- * RUN_JUMPED.
+ * runRecords that also stops after the first instruction that sends control anywhere but to the next one (a
+ * taken jump, a call, a return). Returns RUN_DONE, RUN_GENERIC (as runRecords' true) or RUN_JUMPED. The
+ * block compiler's cold code runs through runRecordsCold, which stops at such a transfer only where the
+ * dispatcher may find compiled code.
  */
 export function runRecordsToJump(c: Cpu, end: number): number {
   return runRecordsTo(c, end, STOP_AT_JUMP);
