@@ -497,9 +497,10 @@ export class Jit {
         if (flagsInState) flagsInState = this.flagsBack(wasm);
         const before = c.instructionCount;
         // Cold code (its lookup only counted heat) runs in the interpreter's loop up to where control goes
-        // elsewhere than to the next instruction, where the next lookup is: regions are entered where
-        // control arrives, so the instructions it falls through to start none, and a lookup before each
-        // would count heat for addresses no region starts at. Anything else the interpreter runs one
+        // elsewhere than to the next instruction and a region may start there (coldGoesOn counts the heat
+        // of the other arrivals), where the next lookup is: regions are entered where control arrives, so
+        // the instructions it falls through to start none, and a lookup before each would count heat for
+        // addresses no region starts at. Anything else the interpreter runs one
         // instruction at a time (a string instruction, one that crosses a page, a region longer than the
         // budget left), and the next one is looked up, or the rest of a hot block would be interpreted too.
         if (entry === null && this.lookupCold === true) c.runCold(end);
@@ -618,11 +619,16 @@ export class Jit {
     if (phys >= this.cpu.ram.length) return false;
     const h = hash(phys, eip);
     if (this.table[h] !== null) return false;
-    const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
+    const threshold = this.thresholdAt(phys);
     const heat = this.heat[h] + 1;
     if (heat > threshold || heat === threshold >> 1) return false;
     this.heat[h] = heat;
     return true;
+  }
+
+  /** The threshold for code at `phys`: doubled every 4 rewrites of its page (see `rewrites`). */
+  private thresholdAt(phys: number): number {
+    return this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
   }
 
   /** The compiled entry for CS:EIP, compiling when hot; null when the interpreter must run. */
@@ -645,7 +651,7 @@ export class Jit {
     // long in kernel init): its executions are counted in `heat`, by hash slot; addresses sharing a slot
     // only make each other compile sooner.
     if (this.enabledFlag === false) return null;
-    const threshold = this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
+    const threshold = this.thresholdAt(phys);
     if (++this.heat[h] <= threshold) {
       this.lookupCold = true;
       if (this.heat[h] === threshold >> 1) this.noteWarm(phys, eip, mode);
