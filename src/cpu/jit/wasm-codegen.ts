@@ -37,9 +37,7 @@ import {
   STATE_SREG,
   STATE_WRITE_BIT,
   RAM_BASE,
-  TLB_BASE,
 } from '../layout.ts';
-import { TLB_PHYS } from '../paging.ts';
 import { lockable, translationKind, type RegionBlock } from './codegen.ts';
 import { decode, type Insn } from './decoder.ts';
 import {
@@ -1370,19 +1368,17 @@ function callThunk(b: Builder, insn: Insn, target: number, register: number): Tr
   // The last byte the CPU would fetch or return to: the thunk's RET, or the instruction after the CALL.
   const last = (target + 3) >>> 0 > next >>> 0 ? (target + 3) | 0 : next;
   f.i32(0).set(same);
-  f.field(STATE_SEG_BASE + 4)
-    .i32(target)
-    .op(Op.i32Add)
-    .tee(lin);
-  f.i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_BASE).tee(entry);
-  f.field(STATE_READ_BIT).op(Op.i32And).i32(0).op(Op.i32Ne);
-  f.get(lin).i32(0xfff).op(Op.i32And).i32(0xffc).op(Op.i32LeU).op(Op.i32And);
+  // Any check failing leaves this block with `same` still 0.
+  b.begin(Op.block);
   f.i32(last)
     .field(STATE_SEG_LIMIT + 4)
-    .op(Op.i32LeU)
-    .op(Op.i32And);
-  b.begin(Op.if);
-  f.get(entry).i32(TLB_PHYS).op(Op.i32And).get(lin).i32(0xfff).op(Op.i32And).op(Op.i32Or);
+    .op(Op.i32GtU)
+    .brIf(0);
+  // The TLB half of a 4-byte read's fast path: the right to read here, the bytes on one page.
+  f.field(STATE_SEG_BASE + 4)
+    .i32(target)
+    .op(Op.i32Add);
+  tlbFastPath(f, 3, STATE_READ_BIT, 0, lin, entry);
   f.mem(Op.i32Load, RAM_BASE)
     .i32(0xc3240000 | ((0x04 | (register << 3)) << 8) | 0x8b)
     .op(Op.i32Eq)

@@ -112,7 +112,8 @@ function fastPath(
  * The TLB half of a memory access's fast path, for the linear address on the stack (kept in local `lin`):
  * branches to depth `slow` when the TLB entry (local `entry`) lacks the rights `bitSlot` names or the `last`
  * bytes after the first leave the page; else leaves the RAM_BASE-relative physical address on the stack.
- * The support module's helpers and the regions' accesses written in place (wasm-codegen.ts) both use it.
+ * The support module's helpers, and the regions' accesses written in place and PIC thunk checks
+ * (wasm-codegen.ts), use it.
  */
 export function tlbFastPath(
   f: FunctionBody,
