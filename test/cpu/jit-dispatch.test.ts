@@ -5,23 +5,15 @@
  * an interrupt in between, a mapping changed by the interpreter. Each case ends as the interpreter ends.
  */
 import { describe, expect, test, vi } from 'vitest';
-import { CODE, machine, PAGE_TABLE, state, type Machine } from './jit-fuzz.ts';
+import { CODE, le32, machine, PAGE_TABLE, runFor, state, type Machine } from './jit-fuzz.ts';
 import { jitBackendFromEnvironment, type JitBackend, type JitMode } from '../../src/cpu/jit/mode.ts';
 import { RUN_DONE, RUN_GENERIC, RUN_JUMPED, runRecordsToJump } from '../../src/cpu/decoded.ts';
-
-const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
 function load(code: number[], jit: JitMode, backend: JitBackend = jitBackendFromEnvironment()): Machine {
   const m = machine('paged32', Uint8Array.from(code), 1, jit);
   m.cpu.jit.backend = backend;
   if (jit === 'auto') m.cpu.jit.threshold = 2;
   return m;
-}
-
-/** Runs up to `limit` instructions in run() calls of `slice`; returns early if the CPU halts. */
-function runFor(m: Machine, limit: number, slice: number): void {
-  let left = limit;
-  while (!m.cpu.halted && left > 0) left -= m.cpu.run(Math.min(slice, left));
 }
 
 function runToHalt(m: Machine, limit: number, slice = 10_007): void {

@@ -230,6 +230,20 @@ export function machine(
   return { cpu, memory };
 }
 
+/** A 32-bit value as its four bytes, little-endian: for machine code written out in tests. */
+export const le32 = (v: number): number[] => [
+  v & 0xff,
+  (v >>> 8) & 0xff,
+  (v >>> 16) & 0xff,
+  (v >>> 24) & 0xff,
+];
+
+/** Runs up to `limit` instructions in run() calls of `slice`; returns early if the CPU halts. */
+export function runFor(m: Machine, limit: number, slice: number): void {
+  let left = limit;
+  while (!m.cpu.halted && left > 0) left -= m.cpu.run(Math.min(slice, left));
+}
+
 /** Everything compared between the two runs. */
 export function state(m: Machine): string {
   const c = m.cpu;

@@ -7,9 +7,18 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { JitMode } from '../../src/cpu/jit/mode.ts';
-import { CODE, execute, machine, PAGE_TABLE, state, type FuzzMode, type Machine } from './jit-fuzz.ts';
+import {
+  CODE,
+  execute,
+  le32,
+  machine,
+  PAGE_TABLE,
+  runFor,
+  state,
+  type FuzzMode,
+  type Machine,
+} from './jit-fuzz.ts';
 
-const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const MODES: JitMode[] = ['off', 'auto', 'on'];
 
 /** A machine running `code` at CODE; in 'auto' blocks compile after two runs, so short loops get compiled. */
@@ -21,8 +30,7 @@ function load(mode: FuzzMode, code: number[], jit: JitMode): Machine {
 
 /** Runs to HLT in slices of `slice` instructions (so blocks get entered with all kinds of budgets left). */
 function runToHalt(m: Machine, limit: number, slice = 10_007): void {
-  let left = limit;
-  while (!m.cpu.halted && left > 0) left -= m.cpu.run(Math.min(slice, left));
+  runFor(m, limit, slice);
   expect(m.cpu.halted).toBe(true);
 }
 

@@ -39,7 +39,17 @@ import { FunctionBody, I32, ModuleWriter, Op, sleb, uleb } from '../../src/cpu/j
 import { instantiateSupport } from '../../src/cpu/jit/wasm-support.ts';
 import { pcThunkRegister } from '../../src/cpu/jit/wasm-codegen.ts';
 import { jitBackendFromEnvironment } from '../../src/cpu/jit/mode.ts';
-import { CODE, DATA, HANDLERS, PAGE_TABLE, execute, machine, type FuzzMode } from './jit-fuzz.ts';
+import {
+  CODE,
+  DATA,
+  HANDLERS,
+  PAGE_TABLE,
+  execute,
+  le32,
+  machine,
+  runFor,
+  type FuzzMode,
+} from './jit-fuzz.ts';
 
 const EAX = 0;
 const EBX = 3;
@@ -321,11 +331,7 @@ describe('the WebAssembly dispatcher', () => {
     const m = machine('flat32', code, 5, 'auto');
     m.cpu.jit.backend = 'wasm';
     m.cpu.jit.threshold = 10;
-    let left = 200_000;
-    while (left > 0 && !m.cpu.halted) {
-      m.cpu.run(Math.min(left, 20_000));
-      left -= 20_000;
-    }
+    runFor(m, 200_000, 20_000);
     expect(execute(m, 0, false)).toBe(reference);
     const s = m.cpu.jit.stats;
     // 10000 iterations, two region entries each: nearly all of them through the cache.
@@ -403,7 +409,6 @@ describe('CALL to a PIC thunk (mov reg, [esp]; ret) in place', () => {
     code.set([0x8b, 0x1c, 0x24, 0xc3], 0x1000);
     return code;
   };
-  const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
   const run = (mode: FuzzMode, code: Uint8Array, jit: 'off' | 'auto', lure = false) => {
     const m = machine(mode, code, 9, jit);
     // The thunk's bytes at physical 0 as well, where an empty TLB entry's address points: only the entry's
@@ -411,11 +416,7 @@ describe('CALL to a PIC thunk (mov reg, [esp]; ret) in place', () => {
     if (lure) m.memory.writeBytes(0, Uint8Array.from([0x8b, 0x1c, 0x24, 0xc3]));
     m.cpu.jit.backend = 'wasm';
     m.cpu.jit.threshold = 10;
-    let left = 100_000;
-    while (left > 0 && !m.cpu.halted) {
-      m.cpu.run(Math.min(left, 20_000));
-      left -= 20_000;
-    }
+    runFor(m, 100_000, 20_000);
     return { m, state: execute(m, 0, false) };
   };
 
