@@ -574,30 +574,21 @@ export function runRecords(c: Cpu, end: number): boolean {
 }
 
 /**
- * runRecords that also stops after the first instruction that sends control anywhere but to the next one (a
- * taken jump, a call, a return). Returns RUN_DONE, RUN_GENERIC (as runRecords' true) or RUN_JUMPED. The
- * block compiler's cold code runs through runRecordsCold, which stops at such a transfer only where the
- * dispatcher may find compiled code.
- */
-export function runRecordsToJump(c: Cpu, end: number): number {
-  return runRecordsTo(c, end, STOP_AT_JUMP);
-}
-
-/**
- * runRecordsToJump for Cpu.runCold: after a transfer of control the run goes on where the block compiler
- * has nothing to enter and counts the arrival as its lookup would (Jit.coldGoesOn), and stops where it may
- * have something (a region, or code whose heat reaches a mark): a return to the dispatcher and its lookup
- * per cold jump was as much again as running the instructions (fork+exec under Linux: 39% of the
- * instructions interpreted, `lookup` 13% of the time).
+ * runRecords for the block compiler's cold code (Cpu.runCold): the same, but after an instruction that
+ * sends control anywhere but to the next one (a taken jump, a call, a return) the run goes on only where the
+ * block compiler has nothing to enter, and counts the arrival as its lookup would (Jit.coldGoesOn); it stops
+ * where the compiler may have something (a region, or code whose heat reaches a mark), and the dispatcher
+ * looks there. Returns RUN_DONE, RUN_GENERIC (as runRecords' true) or RUN_JUMPED. A return to the
+ * dispatcher and its lookup per cold jump was as much again as running the instructions (fork+exec under
+ * Linux: 39% of the instructions interpreted, `lookup` 13% of the time).
  */
 export function runRecordsCold(c: Cpu, end: number): number {
   return runRecordsTo(c, end, STOP_AT_COMPILED);
 }
 
-/** runRecordsUntil's stopAtJump: never, after every transfer of control, or where compiled code may start. */
+/** runRecordsUntil's stopAtJump: never, or after a transfer of control to where compiled code may start. */
 const STOP_NEVER = 0;
-const STOP_AT_JUMP = 1;
-const STOP_AT_COMPILED = 2;
+const STOP_AT_COMPILED = 1;
 
 function runRecordsTo(c: Cpu, end: number, stopAtJump: number): number {
   for (;;) {
@@ -1013,10 +1004,10 @@ function runRecordsUntil(c: Cpu, end: number, stopAtJump: number): number {
         if (left === 0) break run;
         continue;
       }
-      // Reached only by `break jumped`: the transfer is retired and the run ends after it, unless the block
-      // compiler lets it go on there (the TLB as Mmu.probeRead reads it: no walk, no fault).
+      // Reached only by `break jumped` (STOP_AT_COMPILED): the transfer is retired and the run ends after it,
+      // unless the block compiler lets it go on there (the TLB as Mmu.probeRead reads it: no walk, no fault).
       left = (left - 1) | 0;
-      if (stopAtJump === STOP_AT_COMPILED && left !== 0) {
+      if (left !== 0) {
         const linear = (csBase + eip) | 0;
         const e = tlb[linear >>> 12];
         if ((e & mmu.readBit) !== 0 && c.jit.coldGoesOn((e & TLB_PHYS) | (linear & 0xfff), eip)) continue;

@@ -7,7 +7,7 @@
 import { describe, expect, test, vi } from 'vitest';
 import { CODE, le32, machine, PAGE_TABLE, runFor, state, type Machine } from './jit-fuzz.ts';
 import { jitBackendFromEnvironment, type JitBackend, type JitMode } from '../../src/cpu/jit/mode.ts';
-import { RUN_DONE, RUN_GENERIC, RUN_JUMPED, runRecordsToJump } from '../../src/cpu/decoded.ts';
+import { RUN_DONE, RUN_GENERIC, RUN_JUMPED, runRecordsCold } from '../../src/cpu/decoded.ts';
 
 function load(code: number[], jit: JitMode, backend: JitBackend = jitBackendFromEnvironment()): Machine {
   const m = machine('paged32', Uint8Array.from(code), 1, jit);
@@ -194,16 +194,18 @@ describe('cold code', () => {
     0xe8, ...le32(2), 0x48, 0xf4, 0xc3,
   ]; // prettier-ignore
 
-  test('runRecordsToJump stops after a taken jump, a call and a return, not after a branch not taken', () => {
+  test('runRecordsCold stops after a taken jump, a call and a return where compiled code may start, not after a branch not taken', () => {
     const m = machine('paged32', Uint8Array.from(code), 1, 'off');
     const c = m.cpu;
+    // Threshold 0: every arrival is past it, so coldGoesOn lets no run go on after a transfer.
+    c.jit.threshold = 0;
     // A read of the code fills the TLB entry the records' loop finds the page through (no walk of its own).
     c.read8(1, c.eip);
     // Each stop: the status, EIP after it and the instructions retired so far.
     const stops: Array<[number, number, number]> = [];
     for (let i = 0; i < 4 && !c.halted; i++) {
       c.enterDecodedPage((c.segBase[1] + c.eip) | 0);
-      const status = runRecordsToJump(c, c.instructionCount + 100);
+      const status = runRecordsCold(c, c.instructionCount + 100);
       stops.push([status, c.eip - CODE, c.instructionCount]);
       if (status === RUN_GENERIC) break;
     }
@@ -217,7 +219,7 @@ describe('cold code', () => {
     const again = machine('paged32', Uint8Array.from(code), 1, 'off');
     again.cpu.read8(1, CODE);
     again.cpu.enterDecodedPage(CODE);
-    expect(runRecordsToJump(again.cpu, again.cpu.instructionCount + 3)).toBe(RUN_DONE);
+    expect(runRecordsCold(again.cpu, again.cpu.instructionCount + 3)).toBe(RUN_DONE);
     expect([again.cpu.eip - CODE, again.cpu.instructionCount]).toEqual([10, 3]);
   });
 
