@@ -23,6 +23,7 @@ import {
   INTERESTING,
   machine,
   rng,
+  runFor,
   state,
   type FuzzMode,
   type Machine,
@@ -503,7 +504,8 @@ describe('x87 instructions inside compiled blocks', () => {
     const results = (['off', 'on'] as const).map((jit) => {
       const m = machine('flat32', Uint8Array.from(code), 5, jit);
       m.memory.write32(DATA, 0); // 0.0f
-      execute(m, 10_000, false);
+      // One run() call: no budget ends mid-loop (their instructions would be single steps, regions too).
+      runFor(m, 10_000, 10_000);
       expect(m.cpu.halted).toBe(true);
       expect(m.memory.read32(DATA)).toBe(0x43480000); // 200.0f
       return m;

@@ -37,7 +37,8 @@ import {
 } from '../../src/cpu/layout.ts';
 import { FunctionBody, I32, ModuleWriter, Op, sleb, uleb } from '../../src/cpu/jit/wasm-module.ts';
 import { instantiateSupport } from '../../src/cpu/jit/wasm-support.ts';
-import { pcThunkRegister } from '../../src/cpu/jit/wasm-codegen.ts';
+import { pcThunkRegister, x87KeepsFlags } from '../../src/cpu/jit/wasm-codegen.ts';
+import { decode } from '../../src/cpu/jit/decoder.ts';
 import { jitBackendFromEnvironment } from '../../src/cpu/jit/mode.ts';
 import {
   CODE,
@@ -448,5 +449,180 @@ describe('CALL to a PIC thunk (mov reg, [esp]; ret) in place', () => {
     expect(reference.m.cpu.eip).toBe(HANDLERS + 14 + 1);
     expect(reference.m.cpu.cr2 >>> 0).toBe(THUNK);
     expect(run('paged32', code, 'auto', true).state).toBe(reference.state);
+  });
+});
+
+describe('REP MOVS / REP STOS in compiled code', () => {
+  const F = CODE + 0x1000; // a function on the next page: add eax, ecx; ret
+  const ITERATIONS = 400;
+  const movImm = (reg: number, v: number) => [0xb8 + reg, ...le32(v)];
+  const ecxFromEbp = [0x89, 0xe9]; // mov ecx, ebp
+  /**
+   * ebp = 400 down to 1, each time: REP MOVSD within a page, REP STOSB of zeroes, REP STOSD and REP STOSW of
+   * a pattern with unaligned destinations, REP MOVSB from and to across a page boundary, REP MOVSB onto its own source
+   * one byte ahead (element by element repeats the first byte), REP MOVSD onto its source one dword behind;
+   * at ebp = 200 a REP STOSB of 5000 bytes (more than one step), at ebp = 100 a REP MOVSD with DF set, at
+   * ebp = 150 a REP MOVSB that rewrites F's code (add eax, ecx becomes sub eax, ecx); then call F, sum
+   * some of what was written into EBX and EDX. Last, a REP STOSD that runs into DATA+0x3000 (read-only when
+   * paged), then HLT. Paged, the page after DATA is elsewhere in RAM, and the last iteration's REP STOSD of
+   * 0x40000004 dwords faults at the page that is not present.
+   */
+  const program = (mode: FuzzMode) => {
+    const b: number[] = [0xbd, ...le32(ITERATIONS)];
+    const loop = b.length;
+    b.push(...movImm(6, DATA), ...movImm(7, DATA + 0x600), ...ecxFromEbp, 0x81, 0xe1, ...le32(0xff));
+    b.push(0xf3, 0xa5, 0x01, 0xca, 0x01, 0xfb, 0x01, 0xf3); // rep movsd; add edx, ecx; add ebx, edi; add ebx, esi
+    b.push(0x31, 0xc0, ...movImm(7, DATA + 0x1003), ...ecxFromEbp, 0xf3, 0xaa);
+    b.push(0x89, 0xe8, 0x69, 0xc0, ...le32(0x01000193)); // mov eax, ebp; imul eax, eax, 0x01000193
+    b.push(...movImm(7, DATA + 0x1402), ...ecxFromEbp, 0xd1, 0xe9, 0xf3, 0xab, 0x01, 0xfb, 0x01, 0xca);
+    b.push(...movImm(7, DATA + 0x1801), ...ecxFromEbp, 0x66, 0xf3, 0xab);
+    b.push(...movImm(6, DATA + 0xfc0), ...movImm(7, DATA + 0x2800), ...ecxFromEbp, 0xf3, 0xa4);
+    b.push(...movImm(6, DATA + 0x2400), ...movImm(7, DATA + 0xfc0), ...ecxFromEbp, 0xf3, 0xa4);
+    b.push(...movImm(6, DATA + 0x2000), ...movImm(7, DATA + 0x2001), ...ecxFromEbp, 0x83, 0xe1, 0x3f);
+    b.push(0xf3, 0xa4);
+    b.push(...movImm(6, DATA + 0x2204), ...movImm(7, DATA + 0x2200), ...movImm(1, 0x40), 0xf3, 0xa5);
+    // cmp ebp, 200; jne +n; mov edi, DATA+0x4000; mov ecx, 5000; rep stosb
+    const big = [...movImm(7, DATA + 0x4000), ...movImm(1, 5000), 0xf3, 0xaa];
+    b.push(0x81, 0xfd, ...le32(200), 0x75, big.length, ...big);
+    // cmp ebp, 100; jne +n; std; mov esi, DATA+0x500; mov edi, DATA+0x2e00; mov ecx, 64; rep movsd; cld
+    const down = [0xfd, ...movImm(6, DATA + 0x500), ...movImm(7, DATA + 0x2e00), ...movImm(1, 64)];
+    down.push(0xf3, 0xa5, 0xfc);
+    b.push(0x81, 0xfd, ...le32(100), 0x75, down.length, ...down);
+    // cmp ebp, 150; jne +n; mov esi, DATA+0x30; mov edi, F; mov ecx, 2; rep movsb
+    const patch = [...movImm(6, DATA + 0x30), ...movImm(7, F), ...movImm(1, 2), 0xf3, 0xa4];
+    b.push(0x81, 0xfd, ...le32(150), 0x75, patch.length, ...patch);
+    // ecx = 4, paged: at ebp = 1, 0x40000004 (4 << 2 bytes after wrapping); rep stosd at DATA+0xaf00, which
+    // then runs into the page that is not present
+    b.push(0x83, 0xfd, 0x01, 0x0f, 0x94, 0xc0, 0x0f, 0xb6, 0xc0); // cmp ebp, 1; sete al; movzx eax, al
+    if (mode === 'paged32')
+      b.push(0xc1, 0xe0, 0x1e); // shl eax, 30
+    else b.push(0x31, 0xc0); // xor eax, eax
+    b.push(0x83, 0xc0, 0x04, 0x89, 0xc1, ...movImm(7, DATA + 0xaf00), 0xf3, 0xab);
+    b.push(...ecxFromEbp, 0xe8, ...le32(0)); // call F (patched below)
+    const call = b.length;
+    b.push(0x03, 0x1d, ...le32(DATA + 0x600), 0x03, 0x1d, ...le32(DATA + 0x1404)); // add ebx, [..]
+    b.push(0x03, 0x15, ...le32(DATA + 0x2010), 0x03, 0x15, ...le32(DATA + 0x2810)); // add edx, [..]
+    b.push(0x03, 0x15, ...le32(DATA + 0x2200), 0x03, 0x15, ...le32(DATA + 0x2f00));
+    b.push(0x4d, 0x0f, 0x85, ...le32(loop - (b.length + 7))); // dec ebp; jnz loop
+    b.push(...movImm(7, DATA + 0x2ff0), ...movImm(1, 16), 0xf3, 0xab, 0xf4);
+    const code = new Uint8Array(0x1004);
+    code.set(b, 0);
+    new DataView(code.buffer).setInt32(call - 4, F - (CODE + call), true);
+    code.set([0x01, 0xc8, 0xc3], 0x1000);
+    return code;
+  };
+  const run = (mode: FuzzMode, jit: 'off' | 'auto') => {
+    const m = machine(mode, program(mode), 11, jit);
+    for (const base of [DATA, 0x30000])
+      for (let a = 0x400; a < 0x10000; a += 4) m.memory.write32(base + a, Math.imul(base + a, 0x9e3779b1));
+    m.memory.writeBytes(DATA + 0x30, Uint8Array.from([0x29, 0xc8]));
+    // Paged: the page after DATA's elsewhere, so that a run done as one copy past a page's end differs.
+    if (mode === 'paged32') m.memory.write32(PAGE_TABLE + ((DATA + 0x1000) >>> 12) * 4, 0x30000 | 7);
+    m.cpu.jit.backend = 'wasm';
+    m.cpu.jit.threshold = 10;
+    runFor(m, 200_000, 20_000);
+    return { m, state: execute(m, 0, false) };
+  };
+
+  for (const mode of ['flat32', 'paged32'] as const) {
+    test(`end as the interpreter ends, and the region goes on after them (${mode})`, () => {
+      const reference = run(mode, 'off');
+      const c = reference.m.cpu;
+      expect(c.halted).toBe(true);
+      if (mode === 'paged32') {
+        // In the last iteration the REP STOSD of 0x40000004 dwords faulted at the page not present, with
+        // EDI and ECX where it stopped.
+        expect(c.cr2 >>> 0).toBe(DATA + 0xb000);
+        expect(c.reg32[1]).toBe(0x40000004 - 0x40);
+      } else {
+        // The last REP STOSD faulted at nothing (no paging).
+        expect(c.reg32[1]).toBe(0);
+        expect(c.reg32[7]).toBe(DATA + 0x3030);
+      }
+      const { m, state } = run(mode, 'auto');
+      expect(state).toBe(reference.state);
+      // With every REP ending its region there were more than 8 region calls per iteration.
+      expect(m.cpu.jit.stats.regionCalls).toBeLessThan(ITERATIONS * 4);
+    });
+  }
+});
+
+describe('x87 instructions in compiled code', () => {
+  test('all but FCMOVcc and FCOMI/FUCOMI(P) leave EFLAGS alone', () => {
+    const keeps = (...bytes: number[]) => {
+      const insn = decode(Uint8Array.from([...bytes, 0, 0, 0, 0, 0, 0]), 0, 16, 0, 1);
+      if (insn === null) throw new Error('no instruction');
+      return x87KeepsFlags(insn);
+    };
+    for (const modrm of [0xc0, 0xc8, 0xd0, 0xd8, 0xdf]) {
+      expect(keeps(0xda, modrm)).toBe(false); // FCMOVB, FCMOVE, FCMOVBE, FCMOVU
+      expect(keeps(0xdb, modrm)).toBe(false); // FCMOVNB ... FCMOVNU
+    }
+    for (const modrm of [0xe8, 0xef, 0xf0, 0xf7]) {
+      expect(keeps(0xdb, modrm)).toBe(false); // FUCOMI, FCOMI
+      expect(keeps(0xdf, modrm)).toBe(false); // FUCOMIP, FCOMIP
+    }
+    expect(keeps(0xda, 0xe9)).toBe(true); // FUCOMPP
+    expect(keeps(0xdb, 0xe2)).toBe(true); // FNCLEX
+    expect(keeps(0xdb, 0xe3)).toBe(true); // FNINIT
+    expect(keeps(0xdf, 0xe0)).toBe(true); // FNSTSW AX
+    expect(keeps(0xdf, 0xc0)).toBe(true); // FFREEP
+    expect(keeps(0xd8, 0xc1)).toBe(true); // FADD
+    expect(keeps(0xdd, 0x05)).toBe(true); // FLD m64
+    expect(keeps(0xda, 0x05)).toBe(true); // FIADD m32 (a memory form of DA)
+  });
+
+  const fpuState = (m: ReturnType<typeof machine>) =>
+    `${execute(m, 0, false)}\nfpu ${JSON.stringify(m.cpu.fpu.saveState())}`;
+  const run = (mode: FuzzMode, code: number[], jit: 'off' | 'auto') => {
+    const m = machine(mode, Uint8Array.from(code), 13, jit);
+    m.memory.write32(DATA + 0x500, 0); // 1.5
+    m.memory.write32(DATA + 0x504, 0x3ff80000);
+    m.memory.write32(DATA + 0x508, 0); // 3.0
+    m.memory.write32(DATA + 0x50c, 0x40080000);
+    m.cpu.jit.backend = 'wasm';
+    m.cpu.jit.threshold = 10;
+    runFor(m, 100_000, 100_000);
+    return m;
+  };
+
+  test("a loop of x87 memory and register forms (and SAHF) ends in the interpreter's state, with no fallbacks", () => {
+    // mov ecx, 200; fldz; l: fild dword [DATA+0x100+ecx*4]; fmul qword [DATA+0x500]; fld1; faddp;
+    // fld qword [DATA+0x508]; fdivp; cmp ecx, 100; fcomi st0, st1; adc edi, 0; cmp ecx, 80;
+    // fcmovb st0, st1; faddp; fst qword [DATA+0x600];
+    // fcom st1; fnstsw ax; add esi, eax; mov edx, ecx; add edx, 0x7fffff80; sahf; seto dl; adc edi, edx;
+    // sahf; jmp $+2; adc edi, 0 (CF read in another block); o16 fnstenv [DATA+0x700]; fnstenv [DATA+0x720]; dec ecx; jnz l; hlt
+    const code = [0xb9, ...le32(200), 0xd9, 0xee];
+    const loop = code.length;
+    code.push(0xdb, 0x04, 0x8d, ...le32(DATA + 0x100), 0xdc, 0x0d, ...le32(DATA + 0x500), 0xd9, 0xe8);
+    code.push(0xde, 0xc1, 0xdd, 0x05, ...le32(DATA + 0x508), 0xde, 0xf9, 0x83, 0xf9, 0x64, 0xdb, 0xf1);
+    code.push(0x83, 0xd7, 0x00, 0x83, 0xf9, 0x50, 0xda, 0xc1);
+    code.push(0xde, 0xc1, 0xdd, 0x15, ...le32(DATA + 0x600), 0xd8, 0xd1, 0xdf, 0xe0, 0x01, 0xc6);
+    code.push(0x89, 0xca, 0x81, 0xc2, ...le32(0x7fffff80), 0x9e, 0x0f, 0x90, 0xc2, 0x11, 0xd7);
+    code.push(0x9e, 0xeb, 0x00, 0x83, 0xd7, 0x00);
+    code.push(0x66, 0xd9, 0x35, ...le32(DATA + 0x700), 0xd9, 0x35, ...le32(DATA + 0x720));
+    code.push(0x49, 0x0f, 0x85, ...le32(loop - (code.length + 7)), 0xf4);
+    const reference = run('flat32', code, 'off');
+    expect(reference.cpu.halted).toBe(true);
+    const m = run('flat32', code, 'auto');
+    expect(fpuState(m)).toBe(fpuState(reference));
+    // Every x87 instruction, FCOMI (which writes EFLAGS) too, runs without a fallback and within the region.
+    expect(m.cpu.jit.stats.regionCalls).toBeLessThan(20);
+    expect(m.cpu.jit.stats.fallbacks).toBe(0);
+  });
+
+  test('a page fault on an x87 operand in compiled code is taken as the interpreter takes it', () => {
+    // mov edi, DATA+0xa000; mov ecx, 100; l: fld qword [edi]; fstp qword [edi+8]; fnstsw ax; add esi, eax;
+    // add edi, 0x100; dec ecx; jnz l; hlt (the 17th load is at DATA+0xb000: not present)
+    const code = [0xbf, ...le32(DATA + 0xa000), 0xb9, ...le32(100)];
+    const loop = code.length;
+    code.push(0xdd, 0x07, 0xdd, 0x5f, 0x08, 0xdf, 0xe0, 0x01, 0xc6, 0x81, 0xc7, ...le32(0x100), 0x49);
+    code.push(0x0f, 0x85, ...le32(loop - (code.length + 6)), 0xf4);
+    const reference = run('paged32', code, 'off');
+    expect(reference.cpu.cr2 >>> 0).toBe(DATA + 0xb000);
+    expect(reference.cpu.eip).toBe(HANDLERS + 14 + 1);
+    const m = run('paged32', code, 'auto');
+    expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
+    expect(fpuState(m)).toBe(fpuState(reference));
   });
 });

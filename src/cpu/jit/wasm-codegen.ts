@@ -85,13 +85,15 @@ const F_DE = 11;
 const F_RDTSC = 12;
 const F_CLI = 13;
 const F_PUSHF = 14;
+const F_X87 = 15;
 /** The JavaScript imports after the support module's, in function-index order (wasm-region.ts provides them). */
-export const REGION_IMPORTS = ['fallback', 'gp', 'chkw', 'de', 'rdtsc', 'cli', 'pushf'] as const;
+export const REGION_IMPORTS = ['fallback', 'gp', 'chkw', 'de', 'rdtsc', 'cli', 'pushf', 'x87'] as const;
 
 const SIG_FALLBACK: Signature = { params: [I32, I32], results: [I32] };
 const SIG_RAISE: Signature = { params: [I32, I32], results: [] };
 const SIG_CHECK_WRITABLE: Signature = { params: [I32, I32, I32, I32, I32], results: [] };
 const SIG_PUSHF: Signature = { params: [I32, I32], results: [I32] };
+const SIG_X87: Signature = { params: [I32, I32, I32, I32, I32], results: [I32] };
 const IMPORT_SIGNATURES: Record<(typeof REGION_IMPORTS)[number], Signature> = {
   fallback: SIG_FALLBACK,
   gp: SIG_RAISE,
@@ -100,6 +102,7 @@ const IMPORT_SIGNATURES: Record<(typeof REGION_IMPORTS)[number], Signature> = {
   rdtsc: SIG_RAISE,
   cli: SIG_RAISE,
   pushf: SIG_PUSHF,
+  x87: SIG_X87,
 };
 
 // The region function's locals: its parameters (budget, EIP), then fixed ones, then per-instruction scratch.
@@ -1302,6 +1305,155 @@ function stringOnce(b: Builder, insn: Insn, size: number): void {
   }
 }
 
+/**
+ * A REP string instruction (A4-A7, AA-AF with F2/F3): the interpreter's step runs it (up to 4096
+ * iterations), and the block goes on after it, unless the step left it to restart (more iterations left: the
+ * region ends there, so that interrupts are looked at, as between the interpreter's steps) or wrote compiled
+ * code. REP MOVS and REP STOS with 32-bit addresses and flat segments are done in place instead when the
+ * interpreter's bulk path would do the whole of them in one step with one copy or fill (ops/string.ts
+ * bulkIterations): DF clear, the destination (and source) each within one page
+ * the TLB already grants (never one holding compiled code), and no copy onto source bytes not yet read.
+ */
+function repString(b: Builder, insn: Insn, size: number): Translated {
+  const f = b.f;
+  const op = insn.op & ~1;
+  const src = insn.seg >= 0 ? insn.seg : DS;
+  b.begin(Op.block); // $done
+  if (b.flat && insn.a32 && (op === 0xaa || (op === 0xa4 && (src === DS || src === ES || src === SS)))) {
+    b.begin(Op.block); // $slow
+    b.reg(1, 2);
+    const ecx = b.keep();
+    f.get(ecx).op(Op.i32Eqz).brIf(1); // nothing to do
+    f.field(STATE_FLAGS).i32(DF).op(Op.i32And).brIf(0);
+    // More than a page of bytes can take no fast path (and the byte count cannot wrap).
+    f.get(ecx).i32(0x1000).op(Op.i32GtU).brIf(0);
+    f.get(ecx).i32(size).op(Op.i32Shl);
+    const length = b.keep();
+    b.reg(7, 2);
+    const edi = b.keep();
+    f.get(edi).i32(0xfff).op(Op.i32And).get(length).op(Op.i32Add).i32(0x1000).op(Op.i32GtU).brIf(0);
+    f.get(edi);
+    tlbFastPath(f, 0, STATE_WRITE_BIT, 0, b.tmp(), b.tmp());
+    const pd = b.keep();
+    if (op === 0xa4) {
+      b.reg(6, 2);
+      const esi = b.keep();
+      f.get(esi).i32(0xfff).op(Op.i32And).get(length).op(Op.i32Add).i32(0x1000).op(Op.i32GtU).brIf(0);
+      f.get(esi);
+      tlbFastPath(f, 0, STATE_READ_BIT, 0, b.tmp(), b.tmp());
+      const ps = b.keep();
+      // Element by element differs from one copy when the destination is ahead of the source by less
+      // than the length: 1 <= pd - ps <= length - 1.
+      f.get(pd).get(ps).op(Op.i32Sub).i32(1).op(Op.i32Sub).get(length).i32(1).op(Op.i32Sub).op(Op.i32LtU);
+      f.brIf(0);
+      f.get(pd).i32(RAM_BASE).op(Op.i32Add).get(ps).i32(RAM_BASE).op(Op.i32Add).get(length).memoryCopy();
+      f.get(esi).get(length).op(Op.i32Add);
+      b.setReg(6, 2, b.keep());
+    } else {
+      // The element repeated over a word; bytes all alike (zeroing, mostly): one fill.
+      b.reg(0, size);
+      if (size === 0) f.i32(0x01010101).op(Op.i32Mul);
+      else if (size === 1) f.i32(0x10001).op(Op.i32Mul);
+      const pattern = b.keep();
+      f.get(pattern).get(pattern).i32(0xff).op(Op.i32And).i32(0x01010101).op(Op.i32Mul).op(Op.i32Eq);
+      b.begin(Op.if);
+      f.get(pd).i32(RAM_BASE).op(Op.i32Add).get(pattern).get(length).memoryFill();
+      b.else();
+      // Else element by element (2- or 4-byte elements only: a byte pattern is always alike).
+      const at = b.tmp();
+      f.get(pd).set(at);
+      f.get(pd).get(length).op(Op.i32Add);
+      const end = b.keep();
+      b.begin(Op.loop);
+      f.get(at).get(pattern).mem(STORE[size], RAM_BASE);
+      f.get(at)
+        .i32(1 << size)
+        .op(Op.i32Add)
+        .tee(at)
+        .get(end)
+        .op(Op.i32LtU)
+        .brIf(0);
+      b.end();
+      b.end();
+    }
+    f.get(edi).get(length).op(Op.i32Add);
+    b.setReg(7, 2, b.keep());
+    b.setReg(1, 2, K(0));
+    f.br(1);
+    b.end();
+  }
+  // The interpreter's step; 1 back when the region must end after it (see WasmRegions.fallback).
+  b.position();
+  f.call(F_FALLBACK);
+  b.begin(Op.if);
+  f.field(STATE_EXIT_EIP).set(L_PC);
+  f.get(L_DONE)
+    .i32(b.k + 1)
+    .op(Op.i32Add)
+    .set(L_DONE);
+  f.i32(1).set(L_RET);
+  b.brExit();
+  b.end();
+  b.end();
+  b.forgetFlags();
+  return CODE;
+}
+
+/** The x87 import's `info` bit for an instruction that reads or writes EFLAGS (wasm-region.ts). */
+export const X87_FLAGS = 1 << 16;
+
+/**
+ * Whether x87 instruction `insn` (D8-DF) leaves EFLAGS alone: all but FCMOVcc (DA/DB C0-DF), which reads
+ * it, and FCOMI/FUCOMI(P) (DB/DF E8-F7), which write it.
+ */
+export function x87KeepsFlags(insn: Insn): boolean {
+  const op = insn.op;
+  const modrm = insn.modrm;
+  if (modrm < 0xc0 || (op !== 0xda && op !== 0xdb && op !== 0xdf)) return true;
+  if (op !== 0xdf && modrm < 0xe0) return false;
+  return !(op !== 0xda && modrm >= 0xe8 && modrm < 0xf8);
+}
+
+/**
+ * An x87 instruction: the interpreter's x87 code (ops/x87.ts escapeDecoded) runs it, handed the ModRM byte,
+ * the memory operand's offset and segment, the operand size and the instruction's bounds that decoding would
+ * have given it, so that nothing is decoded again. The lazy flags stay in the state area, except around
+ * FCMOVcc and FCOMI/FUCOMI(P) (not x87KeepsFlags), which read or write EFLAGS through the CPU's fields. 1
+ * back when the region must end after it (a write to compiled code, a frozen CPU, an x87 error raising IRQ
+ * 13), as a fallback returns.
+ */
+function x87(b: Builder, insn: Insn): Translated {
+  const f = b.f;
+  const a = b.addrDecl(insn);
+  const flags = !x87KeepsFlags(insn);
+  b.position();
+  // info: opcode - D8 (bits 0-2), ModRM (3-10), the operand's segment (11-13), operand and address size,
+  // EFLAGS used (X87_FLAGS).
+  f.i32(
+    (insn.op - 0xd8) |
+      (insn.modrm << 3) |
+      ((a < 0 ? 0 : insn.eaSeg) << 11) |
+      (insn.o32 << 14) |
+      (insn.a32 << 15) |
+      (flags ? X87_FLAGS : 0),
+  );
+  if (a < 0) f.i32(0);
+  else f.get(a);
+  f.i32(insn.next);
+  f.call(F_X87);
+  if (flags) b.forgetFlags();
+  b.begin(Op.if);
+  f.field(STATE_EXIT_EIP).set(L_PC);
+  f.get(L_DONE)
+    .i32(b.k + 1)
+    .op(Op.i32Add)
+    .set(L_DONE);
+  f.i32(1).set(L_RET);
+  b.brExit();
+  b.end();
+  return CODE;
+}
+
 /** jumpNear to a constant: operand-size masking, the CS limit check, then (16-bit code) IP wrap. */
 function jumpTo(b: Builder, insn: Insn, target: number): number {
   if (!insn.o32) target &= 0xffff;
@@ -1881,9 +2033,32 @@ function translate(b: Builder, insn: Insn): Translated {
     case 0xad:
     case 0xae:
     case 0xaf:
-      if (insn.rep !== 0) return null;
+      if (insn.rep !== 0) return repString(b, insn, op & 1 ? osz : 0);
       stringOnce(b, insn, op & 1 ? osz : 0);
       return CODE;
+    case 0x9e: {
+      // SAHF (ops/move.ts): SF ZF AF PF CF from AH, no longer pending; OF stays as it is (pending or not).
+      const loaded = SF | ZF | AF | PF | CF;
+      f.i32(0);
+      f.field(STATE_LAZY_FLAGS).i32(~loaded).op(Op.i32And);
+      f.mem(Op.i32Store, STATE_LAZY_FLAGS);
+      f.i32(0);
+      f.field(STATE_FLAGS).i32(~loaded).op(Op.i32And);
+      b.reg(4, 0);
+      f.i32(loaded).op(Op.i32And).op(Op.i32Or);
+      f.mem(Op.i32Store, STATE_FLAGS);
+      if (b.fs.mask >= 0) b.fs = { ...b.fs, mask: b.fs.mask & ~loaded };
+      return CODE;
+    }
+    case 0xd8:
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+    case 0xdc:
+    case 0xdd:
+    case 0xde:
+    case 0xdf:
+      return x87(b, insn);
     case 0x1bc:
     case 0x1bd: {
       const a = b.addrDecl(insn);

@@ -196,6 +196,16 @@ export class FunctionBody {
     uleb(this.code, index);
     return this;
   }
+  /** memory.copy (bulk memory, 0xFC 10): (destination, source, length) on the stack, memmove's result. */
+  memoryCopy(): this {
+    this.code.push(0xfc, 10, 0, 0);
+    return this;
+  }
+  /** memory.fill (bulk memory, 0xFC 11): (destination, byte value, length) on the stack. */
+  memoryFill(): this {
+    this.code.push(0xfc, 11, 0);
+    return this;
+  }
   /** Appends instructions written elsewhere. */
   append(code: readonly number[]): this {
     for (let i = 0; i < code.length; i++) this.code.push(code[i]);

@@ -27,8 +27,10 @@ import {
   STATE_RUNNING_SLOT,
   dispatchLine,
 } from '../layout.ts';
+import { escapeDecoded } from '../ops/x87.ts';
 import type { JitRuntime } from './runtime.ts';
 import { instantiateSupport, type DispatchFunction, type SupportExports } from './wasm-support.ts';
+import { X87_FLAGS } from './wasm-codegen.ts';
 
 const OP = STATE_LAZY_OP >> 2;
 const SIZE = STATE_LAZY_SIZE >> 2;
@@ -146,6 +148,28 @@ export class WasmRegions {
           const iopl = (fl & FLAG_IOPL) >> 12;
           if (((cpu.cr0 & 1) !== 0 && cpu.cpl > iopl) || ((fl & FLAG_VM) !== 0 && iopl !== 3)) rt.gp();
           state[FLAGS] = fl & ~FLAG_IF;
+        },
+        // An x87 instruction (wasm-codegen.ts x87): the interpreter's x87 code with what decoding it would
+        // have set; `info` packs the opcode, ModRM, segment and sizes, and whether it uses EFLAGS (then the
+        // lazy flags go through the CPU's fields around it, as around a fallback).
+        x87: (start: number, count: number, info: number, ea: number, next: number) => {
+          this.at(start, count);
+          const flags = (info & X87_FLAGS) !== 0;
+          if (flags) this.flagsOut();
+          cpu.instrStart = start;
+          cpu.eip = next;
+          cpu.instructionCount = this.entryCount + state[CHAIN] + count;
+          cpu.opsize32 = (info >> 14) & 1;
+          cpu.addrsize32 = (info >> 15) & 1;
+          cpu.segOverride = -1;
+          cpu.modrm = (info >> 3) & 0xff;
+          cpu.ea = ea;
+          cpu.eaSeg = (info >> 11) & 7;
+          escapeDecoded(cpu, 0xd8 + (info & 7));
+          if (flags) this.flagsIn();
+          state[EIP] = cpu.eip;
+          if (jit.smc !== 0 || cpu.halted) return 1;
+          return cpu.nmiPending || (cpu.interruptPoll !== 0 && (state[FLAGS] & FLAG_IF) !== 0) ? 1 : 0;
         },
         // PUSHF's value (ops/stack.ts): #GP(0) in V86 mode below IOPL 3; the flags materialised as
         // getFlags() does, through the CPU's own fields, and left in EFLAGS with nothing pending.
@@ -334,9 +358,10 @@ export class WasmRegions {
     this.inFallback = 0;
     this.flagsIn();
     this.state[EIP] = c.eip;
-    // Also when the interrupt check between regions would now find work (an x87 error raising IRQ 13):
-    // run() must not link past it.
-    if (this.jit.smc !== 0 || c.halted) return 1;
+    // Also when the instruction is to run again (a REP string instruction with iterations left: interrupts
+    // are looked at between its steps), and when the interrupt check between regions would now find work
+    // (an x87 error raising IRQ 13): run() must not link past it.
+    if (this.jit.smc !== 0 || c.halted || c.eip === start) return 1;
     return c.nmiPending || (c.interruptPoll !== 0 && (c.flags & FLAG_IF) !== 0) ? 1 : 0;
   }
 }
