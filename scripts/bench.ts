@@ -36,6 +36,7 @@ import {
   makeRow,
   multiVmEfficiency,
   RESULTS_VERSION,
+  resultsJson,
   type BenchResults,
   type Engine,
   type ResultRow,
@@ -396,10 +397,10 @@ async function multiVmRows(ctx: Context): Promise<ResultRow[]> {
 }
 
 /** Writes the JSON whole or not at all (a reader never sees half a file). */
-function writeResults(path: string, results: BenchResults): void {
+async function writeResults(path: string, results: BenchResults): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(temporary, await resultsJson(results, path));
   renameSync(temporary, path);
 }
 
@@ -540,10 +541,10 @@ async function main(): Promise<void> {
       continue;
     }
     rows.push(...(await groups[group](ctx)));
-    writeResults(outPath, results());
+    await writeResults(outPath, results());
   }
   const final = results();
-  writeResults(outPath, final);
+  await writeResults(outPath, final);
   console.log(formatTable(rows));
   console.log(
     `\n${final.date}, ${final.host.cpus} CPUs (${final.host.cpuModel}), Node ${final.host.node}, load average ` +

@@ -6,12 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { check, resolveConfig } from 'prettier';
 import {
   formatTable,
   makeRow,
   median,
   multiVmEfficiency,
   RESULTS_VERSION,
+  resultsJson,
   summarize,
   validateResults,
   type BenchResults,
@@ -154,6 +156,16 @@ describe('results JSON', () => {
       'rows[1]: no engine measured it',
     ]);
     expect(validateResults([])).toEqual(['results: not an object']);
+  });
+
+  it('is written as Prettier formats JSON in bench/ (npm run lint passes a kept results file)', async () => {
+    const path = fileURLToPath(new URL('../../bench/results-example.json', import.meta.url));
+    const text = await resultsJson(sampleResults(), path);
+    expect(JSON.parse(text)).toEqual(sampleResults());
+    const options = (await resolveConfig(path)) ?? {};
+    expect(await check(text, { ...options, filepath: path, parser: 'json' })).toBe(true);
+    // Not the plain JSON.stringify layout, which Prettier rejects (short arrays go on one line).
+    expect(text).not.toBe(JSON.stringify(sampleResults(), null, 2) + '\n');
   });
 
   it('the committed results files (bench/results-DATE.json) have the shape', () => {
