@@ -203,6 +203,23 @@ class Builder {
   brLoop(): void {
     this.branch(Op.br, true);
   }
+  /**
+   * With a helper's answer on the stack (WasmRegions.fallback and the like: 1 when the region must end after
+   * this instruction), leaves the region then, at the EIP the helper left in the state area, counting the
+   * instruction as done.
+   */
+  leaveIfAsked(): void {
+    const f = this.f;
+    this.begin(Op.if);
+    f.field(STATE_EXIT_EIP).set(L_PC);
+    f.get(L_DONE)
+      .i32(this.k + 1)
+      .op(Op.i32Add)
+      .set(L_DONE);
+    f.i32(1).set(L_RET);
+    this.brExit();
+    this.end();
+  }
   /** The instruction's position for a helper that may raise: its start EIP and instructions done before it. */
   position(): void {
     this.f.i32(this.start);
@@ -1306,6 +1323,19 @@ function stringOnce(b: Builder, insn: Insn, size: number): void {
 }
 
 /**
+ * The RAM-relative physical address of a run of `length` bytes at flat offset `at`, in a new local; branches
+ * out one level (repString's $slow) when the run leaves the page or its TLB entry lacks the rights in
+ * `bitSlot`.
+ */
+function runInPage(b: Builder, at: number, length: number, bitSlot: number): number {
+  const f = b.f;
+  f.get(at).i32(0xfff).op(Op.i32And).get(length).op(Op.i32Add).i32(0x1000).op(Op.i32GtU).brIf(0);
+  f.get(at);
+  tlbFastPath(f, 0, bitSlot, 0, b.tmp(), b.tmp());
+  return b.keep();
+}
+
+/**
  * A REP string instruction (A4-A7, AA-AF with F2/F3): the interpreter's step runs it (up to 4096
  * iterations), and the block goes on after it, unless the step left it to restart (more iterations left: the
  * region ends there, so that interrupts are looked at, as between the interpreter's steps) or wrote compiled
@@ -1331,17 +1361,11 @@ function repString(b: Builder, insn: Insn, size: number): Translated {
     const length = b.keep();
     b.reg(7, 2);
     const edi = b.keep();
-    f.get(edi).i32(0xfff).op(Op.i32And).get(length).op(Op.i32Add).i32(0x1000).op(Op.i32GtU).brIf(0);
-    f.get(edi);
-    tlbFastPath(f, 0, STATE_WRITE_BIT, 0, b.tmp(), b.tmp());
-    const pd = b.keep();
+    const pd = runInPage(b, edi, length, STATE_WRITE_BIT);
     if (op === 0xa4) {
       b.reg(6, 2);
       const esi = b.keep();
-      f.get(esi).i32(0xfff).op(Op.i32And).get(length).op(Op.i32Add).i32(0x1000).op(Op.i32GtU).brIf(0);
-      f.get(esi);
-      tlbFastPath(f, 0, STATE_READ_BIT, 0, b.tmp(), b.tmp());
-      const ps = b.keep();
+      const ps = runInPage(b, esi, length, STATE_READ_BIT);
       // Element by element differs from one copy when the destination is ahead of the source by less
       // than the length: 1 <= pd - ps <= length - 1.
       f.get(pd).get(ps).op(Op.i32Sub).i32(1).op(Op.i32Sub).get(length).i32(1).op(Op.i32Sub).op(Op.i32LtU);
@@ -1385,15 +1409,7 @@ function repString(b: Builder, insn: Insn, size: number): Translated {
   // The interpreter's step; 1 back when the region must end after it (see WasmRegions.fallback).
   b.position();
   f.call(F_FALLBACK);
-  b.begin(Op.if);
-  f.field(STATE_EXIT_EIP).set(L_PC);
-  f.get(L_DONE)
-    .i32(b.k + 1)
-    .op(Op.i32Add)
-    .set(L_DONE);
-  f.i32(1).set(L_RET);
-  b.brExit();
-  b.end();
+  b.leaveIfAsked();
   b.end();
   b.forgetFlags();
   return CODE;
@@ -1442,15 +1458,7 @@ function x87(b: Builder, insn: Insn): Translated {
   f.i32(insn.next);
   f.call(F_X87);
   if (flags) b.forgetFlags();
-  b.begin(Op.if);
-  f.field(STATE_EXIT_EIP).set(L_PC);
-  f.get(L_DONE)
-    .i32(b.k + 1)
-    .op(Op.i32Add)
-    .set(L_DONE);
-  f.i32(1).set(L_RET);
-  b.brExit();
-  b.end();
+  b.leaveIfAsked();
   return CODE;
 }
 
@@ -2226,15 +2234,7 @@ function translateBlock(
         break;
       }
       // It wrote the region's code or halted: leave at the EIP it left.
-      b.begin(Op.if);
-      f.field(STATE_EXIT_EIP).set(L_PC);
-      f.get(L_DONE)
-        .i32(k + 1)
-        .op(Op.i32Add)
-        .set(L_DONE);
-      f.i32(1).set(L_RET);
-      b.brExit();
-      b.end();
+      b.leaveIfAsked();
       p += insn.next - insn.start;
       at = insn.next;
       continue;

@@ -167,9 +167,7 @@ export class WasmRegions {
           cpu.eaSeg = (info >> 11) & 7;
           escapeDecoded(cpu, 0xd8 + (info & 7));
           if (flags) this.flagsIn();
-          state[EIP] = cpu.eip;
-          if (jit.smc !== 0 || cpu.halted) return 1;
-          return cpu.nmiPending || (cpu.interruptPoll !== 0 && (state[FLAGS] & FLAG_IF) !== 0) ? 1 : 0;
+          return this.leaveAfter();
         },
         // PUSHF's value (ops/stack.ts): #GP(0) in V86 mode below IOPL 3; the flags materialised as
         // getFlags() does, through the CPU's own fields, and left in EFLAGS with nothing pending.
@@ -357,11 +355,23 @@ export class WasmRegions {
     this.jit.inFallback = 0;
     this.inFallback = 0;
     this.flagsIn();
-    this.state[EIP] = c.eip;
+    const leave = this.leaveAfter();
     // Also when the instruction is to run again (a REP string instruction with iterations left: interrupts
-    // are looked at between its steps), and when the interrupt check between regions would now find work
-    // (an x87 error raising IRQ 13): run() must not link past it.
-    if (this.jit.smc !== 0 || c.halted || c.eip === start) return 1;
-    return c.nmiPending || (c.interruptPoll !== 0 && (c.flags & FLAG_IF) !== 0) ? 1 : 0;
+    // are looked at between its steps).
+    return c.eip === start ? 1 : leave;
+  }
+
+  /**
+   * After the interpreter ran an instruction for the region (fallback, x87), the lazy flags back in the
+   * state area: the EIP it left for the region's exit, and 1 when the region must end there: it wrote
+   * compiled code, halted, or the interrupt check between regions would now find work (an x87 error raising
+   * IRQ 13), which run() must not link past.
+   */
+  private leaveAfter(): number {
+    const c = this.cpu;
+    const state = this.state;
+    state[EIP] = c.eip;
+    if (this.jit.smc !== 0 || c.halted) return 1;
+    return c.nmiPending || (c.interruptPoll !== 0 && (state[FLAGS] & FLAG_IF) !== 0) ? 1 : 0;
   }
 }
