@@ -626,3 +626,77 @@ describe('x87 instructions in compiled code', () => {
     expect(fpuState(m)).toBe(fpuState(reference));
   });
 });
+
+describe('an instruction that runs past its page, in compiled code', () => {
+  const A = CODE;
+  const B = CODE + 0x1000;
+  const PTE_B = PAGE_TABLE + (B >>> 12) * 4;
+  const ALT = 0x31000; // paged: where page B moves at ITERATIONS / 4
+  const ITERATIONS = 400;
+  const jmp = (from: number, to: number) => [0xe9, ...le32(to - (from + 5))];
+  /**
+   * ecx = 400 down to 1: add edx, ecx; jmp A+0xff8; there inc esi; inc edi; nop x3; add eax, 0x44332211
+   * (its last two bytes on page B); add ebx, eax; eax = 0x10 or 0x18 by bit 3 of ECX; jmp B+0xfff; there
+   * mov ds, eax (its ModRM byte on page C), add edi, [0x100] (DS's base is 0x20000 with selector 0x18);
+   * mov eax, 0x10; mov ds, eax; dec ecx; jnz; hlt. At ecx = 200 the immediate's bytes on page B are
+   * rewritten. Paged, at ecx = 100 page B moves to ALT (a copy with other immediate bytes), and at ecx = 1
+   * it is not present: the fetch of the ADD faults.
+   */
+  const program = (mode: FuzzMode) => {
+    const code = new Uint8Array(0x2020);
+    const b: number[] = [0xb9, ...le32(ITERATIONS)];
+    const loop = b.length;
+    const at = (n: number, body: number[]) => b.push(0x81, 0xf9, ...le32(n), 0x75, body.length, ...body);
+    at(ITERATIONS / 2, [0x66, 0xc7, 0x05, ...le32(B), 0x21, 0x43]); // mov word [B], 0x4321
+    const invlpg = [0x0f, 0x01, 0x3d, ...le32(B)];
+    if (mode === 'paged32') {
+      at(ITERATIONS / 4, [0xc7, 0x05, ...le32(PTE_B), ...le32(ALT | 7), ...invlpg]);
+      at(1, [0xc7, 0x05, ...le32(PTE_B), ...le32(0), ...invlpg]);
+    }
+    b.push(0x01, 0xca, ...jmp(A + b.length + 2, A + 0xff8));
+    code.set(b, 0);
+    code.set([0x46, 0x47, 0x90, 0x90, 0x90, 0x05, 0x11, 0x22, 0x33, 0x44], 0xff8);
+    const tail = [0x01, 0xc3, 0x89, 0xc8, 0x83, 0xe0, 0x08, 0x83, 0xc0, 0x10];
+    tail.push(...jmp(B + 2 + tail.length, B + 0xfff));
+    code.set(tail, 0x1002);
+    const c: number[] = [0x8e, 0xd8, 0x03, 0x3d, ...le32(0x100), 0xb8, ...le32(0x10), 0x8e, 0xd8, 0x49];
+    c.push(0x0f, 0x85, ...le32(A + loop - (A + 0x1fff + c.length + 6)), 0xf4);
+    code.set(c, 0x1fff);
+    return code;
+  };
+  const run = (mode: FuzzMode, jit: 'off' | 'auto') => {
+    const code = program(mode);
+    const m = machine(mode, code, 13, jit);
+    for (let a = 0; a < 0x400; a += 4) m.memory.write32(DATA + a, Math.imul(a + 1, 0x9e3779b1));
+    if (mode === 'paged32') {
+      const page = code.slice(0x1000, 0x2000);
+      page[0] = 0x55;
+      page[1] = 0x66;
+      m.memory.writeBytes(ALT, page);
+    }
+    m.cpu.jit.backend = 'wasm';
+    m.cpu.jit.threshold = 10;
+    runFor(m, 200_000, 20_000);
+    return { m, state: execute(m, 0, false) };
+  };
+
+  for (const mode of ['flat32', 'paged32'] as const) {
+    test(`runs as the interpreter runs it, at the end of its block (${mode})`, () => {
+      const reference = run(mode, 'off');
+      const c = reference.m.cpu;
+      expect(c.halted).toBe(true);
+      if (mode === 'paged32') {
+        // The last iteration's ADD faulted at its fetch from page B.
+        expect(c.cr2 >>> 0).toBe(B);
+        expect(c.eip).toBe(HANDLERS + 14 + 1);
+        expect(c.reg32[1]).toBe(1);
+      } else expect(c.reg32[1]).toBe(0);
+      const { m, state } = run(mode, 'auto');
+      expect(state).toBe(reference.state);
+      expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
+      // Both instructions ran within regions: the interpreter's own steps of them (two an iteration, some
+      // 1,000 instructions interpreted in all when blocks ended before them) are gone.
+      expect(m.cpu.jit.stats.interpreted).toBeLessThan(ITERATIONS);
+    });
+  }
+});

@@ -5,7 +5,8 @@
  *
  * The decoder never raises guest exceptions: an instruction it cannot decode here (it crosses the end of the
  * page, exceeds 15 bytes, or is an opcode whose length it does not know) comes back as `null`, and the
- * block ends before it; the interpreter then runs it, faults included.
+ * block ends before it; the interpreter then runs it, faults included. (The WebAssembly back end puts one
+ * that crosses the end of the page, crossesPageEnd, at the end of the block as a call to the interpreter.)
  */
 import { CS, DS, ES, FS, GS, SS } from '../constants.ts';
 
@@ -142,6 +143,32 @@ export function decode(
   eip: number,
   code32: number,
 ): Insn | null {
+  const insn = decodeBounded(ram, phys, pageEnd, eip, code32);
+  return insn === PAGE_END ? null : insn;
+}
+
+/**
+ * Whether the instruction at offset `eip`, first byte at `ram[phys]`, goes on past `pageEnd`: its bytes
+ * before the page's end are all prefixes, opcode and operands of one instruction still incomplete there.
+ */
+export function crossesPageEnd(
+  ram: Uint8Array,
+  phys: number,
+  pageEnd: number,
+  eip: number,
+  code32: number,
+): boolean {
+  return decodeBounded(ram, phys, pageEnd, eip, code32) === PAGE_END;
+}
+
+/** decode(), with PAGE_END when the instruction runs past `pageEnd`. */
+function decodeBounded(
+  ram: Uint8Array,
+  phys: number,
+  pageEnd: number,
+  eip: number,
+  code32: number,
+): Insn | null | typeof PAGE_END {
   let p = phys;
   const byte = (): number => {
     if (p >= pageEnd) throw PAGE_END;
@@ -218,12 +245,12 @@ export function decode(
     insn.next = eip + length;
     return insn;
   } catch (e) {
-    if (e === PAGE_END) return null;
+    if (e === PAGE_END) return PAGE_END;
     throw e;
   }
 }
 
-const PAGE_END = Object.freeze({ pageEnd: true });
+const PAGE_END: unique symbol = Symbol('page end');
 
 function decodeAddress16(insn: Insn, modrm: number, byte: () => number, fetch16: () => number): void {
   const mod = modrm >> 6;

@@ -626,6 +626,12 @@ export class Jit {
     return true;
   }
 
+  /** The block mode bits of the CPU now (MODE_SINGLE aside): what decoding and compiled code depend on. */
+  modeNow(): number {
+    const c = this.cpu;
+    return c.codeSize32 | (c.segBig[SS] ? MODE_STACK32 : 0) | flatMode(c);
+  }
+
   /** The threshold for code at `phys`: doubled every 4 rewrites of its page (see `rewrites`). */
   private thresholdAt(phys: number): number {
     return this.threshold << Math.min(this.rewrites[phys >>> 12] >> 2, 12);
@@ -639,7 +645,7 @@ export class Jit {
     const eip = c.eip;
     const phys = this.codePhys((c.segBase[CS] + eip) | 0);
     if (phys < 0) return null;
-    const mode = c.codeSize32 | (c.segBig[SS] ? MODE_STACK32 : 0) | single | flatMode(c);
+    const mode = this.modeNow() | single;
     const h = hash(phys, eip);
     let e = this.find(h, phys, eip, mode);
     if (e !== null) {

@@ -39,7 +39,7 @@ import {
   RAM_BASE,
 } from '../layout.ts';
 import { lockable, translationKind, type RegionBlock } from './codegen.ts';
-import { decode, type Insn } from './decoder.ts';
+import { crossesPageEnd, decode, type Insn } from './decoder.ts';
 import {
   MAX_INSTRUCTIONS,
   MAX_REGION_BLOCKS,
@@ -86,14 +86,26 @@ const F_RDTSC = 12;
 const F_CLI = 13;
 const F_PUSHF = 14;
 const F_X87 = 15;
+const F_CROSS = 16;
 /** The JavaScript imports after the support module's, in function-index order (wasm-region.ts provides them). */
-export const REGION_IMPORTS = ['fallback', 'gp', 'chkw', 'de', 'rdtsc', 'cli', 'pushf', 'x87'] as const;
+export const REGION_IMPORTS = [
+  'fallback',
+  'gp',
+  'chkw',
+  'de',
+  'rdtsc',
+  'cli',
+  'pushf',
+  'x87',
+  'cross',
+] as const;
 
 const SIG_FALLBACK: Signature = { params: [I32, I32], results: [I32] };
 const SIG_RAISE: Signature = { params: [I32, I32], results: [] };
 const SIG_CHECK_WRITABLE: Signature = { params: [I32, I32, I32, I32, I32], results: [] };
 const SIG_PUSHF: Signature = { params: [I32, I32], results: [I32] };
 const SIG_X87: Signature = { params: [I32, I32, I32, I32, I32], results: [I32] };
+const SIG_CROSS: Signature = { params: [I32, I32, I32], results: [I32] };
 const IMPORT_SIGNATURES: Record<(typeof REGION_IMPORTS)[number], Signature> = {
   fallback: SIG_FALLBACK,
   gp: SIG_RAISE,
@@ -103,6 +115,7 @@ const IMPORT_SIGNATURES: Record<(typeof REGION_IMPORTS)[number], Signature> = {
   cli: SIG_RAISE,
   pushf: SIG_PUSHF,
   x87: SIG_X87,
+  cross: SIG_CROSS,
 };
 
 // The region function's locals: its parameters (budget, EIP), then fixed ones, then per-instruction scratch.
@@ -2200,7 +2213,15 @@ function translateBlock(
   b.end();
   while (count < maxLength) {
     const insn = decode(ram, p, pageEnd, at, b.code32);
-    if (insn === null) break;
+    if (insn === null) {
+      if (maxLength > 1 && crossesPageEnd(ram, p, pageEnd, at, b.code32)) {
+        crossPage(b, at, count);
+        lastByte = at + (pageEnd - p) - 1;
+        count++;
+        ended = true;
+      }
+      break;
+    }
     if (!b.code32 && insn.next > 0xffff) break;
     const k = count;
     b.start = insn.start;
@@ -2282,6 +2303,35 @@ function translateBlock(
   f.get(L_DONE).i32(count).op(Op.i32Add).set(L_DONE);
   b.brLoop();
   return { length: count, translated, lastByte, successors };
+}
+
+/**
+ * An instruction at `at` that runs past the end of the page, the block's last (regions keep to one page):
+ * the interpreter runs it through the `cross` import, fetching its bytes through the translations of the
+ * moment, so nothing here depends on the next page. The region ends after it at the EIP it left, going on
+ * to the next region through the dispatcher cache unless the import answers 1 (WasmRegions.fallback's
+ * reasons) or 2 (it changed what the dispatcher's linking assumes: the CPU's fields are the current ones).
+ */
+function crossPage(b: Builder, at: number, k: number): void {
+  const f = b.f;
+  b.start = at;
+  b.k = k;
+  b.wroteMemory = false;
+  f.i32(at).set(L_START);
+  b.position();
+  f.i32(b.code32 | (b.stack32 !== 0 ? MODE_STACK32 : 0) | (b.flat ? MODE_FLAT : 0));
+  f.call(F_CROSS).set(L_RET);
+  b.forgetFlags();
+  f.get(L_RET).i32(2).op(Op.i32Eq);
+  b.begin(Op.if);
+  f.i32(2).op(Op.return);
+  b.end();
+  f.field(STATE_EXIT_EIP).set(L_PC);
+  f.get(L_DONE)
+    .i32(k + 1)
+    .op(Op.i32Add)
+    .set(L_DONE);
+  b.brExit();
 }
 
 /**

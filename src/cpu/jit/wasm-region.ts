@@ -7,8 +7,8 @@
  * exception it reports the faulting instruction, which the helper that raised it was told.
  */
 import type { Cpu } from '../cpu.ts';
-import { CR4_TSD, EAX, EDX } from '../constants.ts';
-import { FLAG_IF, FLAG_IOPL, FLAG_VM } from '../flags.ts';
+import { CR4_TSD, CS, EAX, EDX } from '../constants.ts';
+import { FLAG_IF, FLAG_IOPL, FLAG_TF, FLAG_VM } from '../flags.ts';
 import {
   DISPATCH_LINES,
   STATE_DISPATCH,
@@ -49,10 +49,12 @@ const RUNNING = STATE_RUNNING_SLOT >> 2;
 /** A compiled region's function: (budget, EIP) -> 0, 1, or 2 (a fallback ended it). */
 export type WasmRun = (budget: number, eip: number) => number;
 
-/** What the wrapper needs of the JIT: the self-modifying-code flag and the fallback marker. */
+/** What the wrapper needs of the JIT: the self-modifying-code flag, the fallback marker, the CPU's mode. */
 export interface JitFlags {
   smc: number;
   inFallback: number;
+  /** The block mode bits of the CPU now (MODE_CODE32, MODE_STACK32, MODE_FLAT), as lookups key them. */
+  modeNow(): number;
 }
 
 /** Regions the table holds at most before the JIT starts afresh. */
@@ -118,6 +120,7 @@ export class WasmRegions {
       js: {
         memory,
         fallback: (start: number, count: number) => this.fallback(start, count),
+        cross: (start: number, count: number, mode: number) => this.cross(start, count, mode),
         gp: (start: number, count: number) => {
           this.at(start, count);
           rt.gp();
@@ -359,6 +362,36 @@ export class WasmRegions {
     // Also when the instruction is to run again (a REP string instruction with iterations left: interrupts
     // are looked at between its steps).
     return c.eip === start ? 1 : leave;
+  }
+
+  /**
+   * The interpreter's step for an instruction that runs past its page (wasm-codegen.ts crossPage), from a
+   * region compiled for block mode `mode`: what fallback() answers, or 2 when the instruction, whatever it
+   * was, changed what linking to the next region takes as unchanged by compiled code: the modes, CS, the
+   * privilege level, the control registers, TF, the interrupt shadow, armed breakpoints. Then the region
+   * returns at once, and the Cpu's fields are the current ones.
+   */
+  private cross(start: number, count: number, mode: number): number {
+    const c = this.cpu;
+    const cs = c.sreg[CS];
+    const cpl = c.cpl;
+    const cr0 = c.cr0;
+    const cr3 = c.cr3;
+    const cr4 = c.cr4;
+    const leave = this.fallback(start, count);
+    if (
+      this.jit.modeNow() !== mode ||
+      c.sreg[CS] !== cs ||
+      c.cpl !== cpl ||
+      c.cr0 !== cr0 ||
+      c.cr3 !== cr3 ||
+      c.cr4 !== cr4 ||
+      (c.flags & FLAG_TF) !== 0 ||
+      c.interruptShadow !== 0 ||
+      c.debugArmed
+    )
+      return 2;
+    return leave;
   }
 
   /**
