@@ -23,6 +23,7 @@ import { Mmu } from './mmu.ts';
 import {
   STATE_BYTES,
   STATE_REG32,
+  STATE_CR0,
   STATE_SEG_BASE,
   STATE_SEG_FLAGS,
   STATE_SEG_LIMIT,
@@ -119,7 +120,14 @@ export class Cpu {
   readonly scratch8 = new Int32Array(32);
 
   // ---- System state. ----
-  cr0 = CR0_ET;
+  /** CR0, in the state area (layout.ts STATE_CR0), where compiled x87 code reads EM and TS. */
+  private readonly cr0Word: Int32Array;
+  get cr0(): number {
+    return this.cr0Word[0];
+  }
+  set cr0(value: number) {
+    this.cr0Word[0] = value;
+  }
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;
@@ -269,11 +277,13 @@ export class Cpu {
     this.segBase = new Int32Array(state, STATE_SEG_BASE, 6);
     this.segLimit = new Uint32Array(state, STATE_SEG_LIMIT, 6);
     this.segFlags = new Uint8Array(state, STATE_SEG_FLAGS, 6);
+    this.cr0Word = new Int32Array(state, STATE_CR0, 1);
+    this.cr0Word[0] = CR0_ET;
     this.io = new PollingIoBus(this, bus);
     this.ram = memory.ram;
     this.mmu = new Mmu(this);
     memory.onLayoutChange(() => this.mmu.flush(true));
-    this.fpu = new Fpu(this);
+    this.fpu = new Fpu(this, state);
     this.jit = new Jit(this);
     this.decoded = new DecodedCache(this);
     this.decodedRecords = this.decoded.records;

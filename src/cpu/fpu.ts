@@ -26,6 +26,20 @@
 import type { Cpu } from './cpu.ts';
 import { CR0_NE, EXC_MF } from './constants.ts';
 import {
+  FPU_CW,
+  FPU_FCS,
+  FPU_FDP,
+  FPU_FDS,
+  FPU_FIP,
+  FPU_FOP,
+  FPU_SW,
+  FPU_TOP,
+  STATE_FPU_EMPTY,
+  STATE_FPU_EXT_VALID,
+  STATE_FPU_VAL,
+  STATE_FPU_WORDS,
+} from './layout.ts';
+import {
   CLASS_DENORMAL,
   CLASS_INF,
   CLASS_NORMAL,
@@ -80,31 +94,77 @@ export type FpuState = {
 };
 
 export class Fpu {
+  /**
+   * CW, SW, TOP, FIP, FCS, FDP, FDS and FOP, in the CPU's state area (layout.ts STATE_FPU_WORDS) with the
+   * values, their 80-bit-valid bytes and the empty bytes, where compiled code moves float64 values in and
+   * out (wasm-codegen.ts x87Move).
+   */
+  private readonly words: Uint32Array;
   /** Control word. */
-  cw = CW_DEFAULT;
+  get cw(): number {
+    return this.words[FPU_CW];
+  }
+  set cw(value: number) {
+    this.words[FPU_CW] = value;
+  }
   /** Status word without TOP (see statusWord()). */
-  sw = 0;
+  get sw(): number {
+    return this.words[FPU_SW];
+  }
+  set sw(value: number) {
+    this.words[FPU_SW] = value;
+  }
   /** Physical register number of ST(0). */
-  top = 0;
+  get top(): number {
+    return this.words[FPU_TOP];
+  }
+  set top(value: number) {
+    this.words[FPU_TOP] = value;
+  }
   /** Register values as float64, by slot. */
-  readonly val = new Float64Array(SLOTS);
+  readonly val: Float64Array;
   /** The same values as 32-bit words (low word first: little-endian, like the CPU's register file). */
-  readonly valWords = new Uint32Array(this.val.buffer);
+  readonly valWords: Uint32Array;
   /** 80-bit encodings, authoritative where extValid is 1 (otherwise scratch). */
   readonly extSe = new Uint16Array(SLOTS);
   readonly extHi = new Uint32Array(SLOTS);
   readonly extLo = new Uint32Array(SLOTS);
-  readonly extValid = new Uint8Array(SLOTS);
+  readonly extValid: Uint8Array;
   /** 1 for an empty physical register (tag 11); the other tag values are derived from the contents. */
-  readonly empty = new Uint8Array(8);
+  readonly empty: Uint8Array;
   /** The memory operand in SLOT_MEM was a float32/float64 denormal (#D on use). */
   memDenormal = false;
   /** Last non-control instruction: CS:EIP (of its first prefix), opcode (11 bits); operand DS:offset. */
-  fip = 0;
-  fcs = 0;
-  fdp = 0;
-  fds = 0;
-  fop = 0;
+  get fip(): number {
+    return this.words[FPU_FIP];
+  }
+  set fip(value: number) {
+    this.words[FPU_FIP] = value;
+  }
+  get fcs(): number {
+    return this.words[FPU_FCS];
+  }
+  set fcs(value: number) {
+    this.words[FPU_FCS] = value;
+  }
+  get fdp(): number {
+    return this.words[FPU_FDP];
+  }
+  set fdp(value: number) {
+    this.words[FPU_FDP] = value;
+  }
+  get fds(): number {
+    return this.words[FPU_FDS];
+  }
+  set fds(value: number) {
+    this.words[FPU_FDS] = value;
+  }
+  get fop(): number {
+    return this.words[FPU_FOP];
+  }
+  set fop(value: number) {
+    this.words[FPU_FOP] = value;
+  }
   /** FERR# output is asserted (an unmasked exception was reported with CR0.NE = 0). */
   ferr = false;
   /** IGNNE# input is asserted (port 0xF0 was written while FERR# was active). */
@@ -112,7 +172,18 @@ export class Fpu {
   /** The board's IRQ13 request: true when FERR# asks for the interrupt, false when it is withdrawn. */
   onFerr: ((asserted: boolean) => void) | null = null;
 
-  constructor(private readonly cpu: Cpu) {}
+  /** `state`: the CPU's state area (layout.ts), or a buffer of STATE_BYTES of its own. */
+  constructor(
+    private readonly cpu: Cpu,
+    state: ArrayBufferLike = new ArrayBuffer(STATE_FPU_WORDS + 32),
+  ) {
+    this.words = new Uint32Array(state, STATE_FPU_WORDS, 8);
+    this.words[FPU_CW] = CW_DEFAULT;
+    this.val = new Float64Array(state, STATE_FPU_VAL, SLOTS);
+    this.valWords = new Uint32Array(state, STATE_FPU_VAL, SLOTS * 2);
+    this.extValid = new Uint8Array(state, STATE_FPU_EXT_VALID, SLOTS);
+    this.empty = new Uint8Array(state, STATE_FPU_EMPTY, 8);
+  }
 
   /** RESET: the FNINIT state, FERR# and IGNNE# inactive. */
   reset(): void {

@@ -39,6 +39,25 @@ export const STATE_SREG = 0x90;
 export const STATE_EXIT_CHAIN = 0xa0;
 export const STATE_EXIT_LINKS = 0xa4;
 export const STATE_RUNNING_SLOT = 0xa8;
+/** CR0 (Cpu.cr0): compiled x87 code looks at EM and TS. */
+export const STATE_CR0 = 0xb0;
+/**
+ * The x87 FPU's registers and words (fpu.ts), where compiled code moves float64 values in and out:
+ * float64 values by slot (SLOTS of them), the slots' 80-bit-encoding-valid bytes, the eight physical
+ * registers' empty bytes, then uint32 words CW, SW (TOP aside), TOP, FIP, FCS, FDP, FDS, FOP.
+ */
+export const STATE_FPU_VAL = 0x100;
+export const STATE_FPU_EXT_VALID = 0x150;
+export const STATE_FPU_EMPTY = 0x160;
+export const STATE_FPU_WORDS = 0x170;
+export const FPU_CW = 0;
+export const FPU_SW = 1;
+export const FPU_TOP = 2;
+export const FPU_FIP = 3;
+export const FPU_FCS = 4;
+export const FPU_FDP = 5;
+export const FPU_FDS = 6;
+export const FPU_FOP = 7;
 /**
  * The WebAssembly dispatcher's cache of region entries: DISPATCH_LINES lines of 16 bytes, indexed by
  * dispatchLine(physical address): physical address (-1 when empty), EIP, table slot << 4 | mode, and the

@@ -611,6 +611,106 @@ describe('x87 instructions in compiled code', () => {
     expect(m.cpu.jit.stats.fallbacks).toBe(0);
   });
 
+  // The values at T: 1.5, -0, +inf, a denormal, a quiet NaN, a signalling NaN, 1e300, 3.0; ecx = 64 down to
+  // 1, esi = (ecx & 7) * 8: [with `reg` first: fld st0; fstp st0;] fld qword [T+esi]; fld st1; fxch st2;
+  // fst qword [O+esi]; fld1; fdiv qword [T+56] (1/3: an 80-bit value); fst qword [O+0xc0+esi]; fxch st1;
+  // fstp qword [O+0x40+esi]; fstp st0; fst st1; fstp st0; fstp qword [O+0x80+esi]; fld st0; fnstsw ax;
+  // add edi, eax; fnclex. At ecx = 40: six FLD1 (the stack is full: pushes overflow, masked); at 30: ten
+  // FSTP ST0 (it is empty: reads underflow, masked); then, at 20 with `mf`, CR0.NE set, IE unmasked and an
+  // FLD of the signalling NaN (ES pending: #MF at the next waiting instruction), or at 3 with `nm`, CR0.TS
+  // set (#NM at the next one).
+  const T = DATA + 0x800;
+  const O = DATA + 0x900;
+  // x87 import calls of the mem/nm loop: 833 without the moves in place, 459 with them.
+  const X87_CALLS_AT_MOST = 600;
+  const movesLoop = (first: 'mem' | 'reg', end: 'mf' | 'nm') => {
+    const m64 = (modrm: number, at: number) => [0xdd, modrm, ...le32(at)];
+    const fstp0 = [0xdd, 0xd8];
+    const fld1 = [0xd9, 0xe8];
+    const code = [0xb9, ...le32(64), 0xd9, 0xee, ...fld1];
+    const loop = code.length;
+    code.push(0x89, 0xce, 0x83, 0xe6, 0x07, 0xc1, 0xe6, 0x03); // mov esi, ecx; and esi, 7; shl esi, 3
+    if (first === 'reg') code.push(0xd9, 0xc0, ...fstp0);
+    code.push(...m64(0x86, T), 0xd9, 0xc1, 0xd9, 0xca, ...m64(0x96, O), ...fld1);
+    code.push(0xdc, 0x35, ...le32(T + 56), ...m64(0x96, O + 0xc0), 0xd9, 0xc9, ...m64(0x9e, O + 0x40));
+    code.push(...fstp0, 0xdd, 0xd1, ...fstp0, ...m64(0x9e, O + 0x80), 0xd9, 0xc0);
+    code.push(0xdf, 0xe0, 0x01, 0xc7, 0xdb, 0xe2); // fnstsw ax; add edi, eax; fnclex
+    const at = (n: number, body: number[]) => code.push(0x83, 0xf9, n, 0x75, body.length, ...body);
+    at(40, Array(6).fill(fld1).flat());
+    at(30, Array(10).fill(fstp0).flat());
+    const cr0 = (bits: number) => [0x0f, 0x20, 0xc0, 0x0c, bits, 0x0f, 0x22, 0xc0]; // mov eax, cr0; or al; mov cr0
+    // fnclex; fldcw [O+0x100]; fld qword [T+40]
+    if (end === 'mf')
+      at(20, [0xdb, 0xe2, ...cr0(0x20), 0xd9, 0x2d, ...le32(O + 0x100), ...m64(0x05, T + 40)]);
+    else at(3, cr0(0x08));
+    code.push(0x49, 0x0f, 0x85, ...le32(loop - (code.length + 7)), 0xf4);
+    return code;
+  };
+  const values = [
+    [0, 0x3ff80000],
+    [0, 0x80000000],
+    [0, 0x7ff00000],
+    [1, 0],
+    [0, 0x7ff80000],
+    [1, 0x7ff00000],
+    [0x7e37e43c, 0x7e37e43c],
+    [0, 0x40080000],
+  ];
+  const runMoves = (first: 'mem' | 'reg', end: 'mf' | 'nm', jit: 'off' | 'auto') => {
+    // Paged: with paging off the TLB grants nothing, and every memory form takes the x87 import.
+    const m = machine('paged32', Uint8Array.from(movesLoop(first, end)), 13, jit);
+    values.forEach(([lo, hi], k) => {
+      m.memory.write32(T + 8 * k, lo);
+      m.memory.write32(T + 8 * k + 4, hi);
+    });
+    m.memory.write32(O + 0x100, 0x37e); // all masked but IE
+    m.cpu.jit.backend = 'wasm';
+    m.cpu.jit.threshold = 10;
+    runFor(m, 100_000, 100_000);
+    return m;
+  };
+  test('FLD m64 of NaNs and denormals and FST m64 of 80-bit values take the x87 import, with its flags', () => {
+    // ecx = 64 down to 1, esi = (ecx & 7) * 8: fld qword [T+esi]; fld1; fdiv qword [T+56];
+    // fst qword [O+esi]; fstp st0; fstp qword [O+0x40+esi]; fnstsw ax; add edi, eax; rol edi, 5; fnclex
+    const code = [0xb9, ...le32(64)];
+    const loop = code.length;
+    code.push(0x89, 0xce, 0x83, 0xe6, 0x07, 0xc1, 0xe6, 0x03, 0xdd, 0x86, ...le32(T), 0xd9, 0xe8);
+    code.push(0xdc, 0x35, ...le32(T + 56), 0xdd, 0x96, ...le32(O), 0xdd, 0xd8, 0xdd, 0x9e, ...le32(O + 0x40));
+    code.push(0xdf, 0xe0, 0x01, 0xc7, 0xc1, 0xc7, 0x05, 0xdb, 0xe2);
+    code.push(0x49, 0x0f, 0x85, ...le32(loop - (code.length + 7)), 0xf4);
+    const go = (jit: 'off' | 'auto') => {
+      const m = machine('paged32', Uint8Array.from(code), 13, jit);
+      values.forEach(([lo, hi], k) => {
+        m.memory.write32(T + 8 * k, lo);
+        m.memory.write32(T + 8 * k + 4, hi);
+      });
+      m.cpu.jit.backend = 'wasm';
+      m.cpu.jit.threshold = 10;
+      runFor(m, 100_000, 100_000);
+      return m;
+    };
+    const reference = go('off');
+    expect(reference.cpu.halted).toBe(true);
+    const m = go('auto');
+    expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
+    expect(fpuState(m)).toBe(fpuState(reference));
+  });
+
+  for (const first of ['mem', 'reg'] as const) {
+    for (const end of ['mf', 'nm'] as const) {
+      test(`FLD/FST(P) m64 and register moves run in place, and as the interpreter where they must not (${first}, ${end})`, () => {
+        const reference = runMoves(first, end, 'off');
+        // It stopped in the #MF or #NM handler, at the first x87 instruction of the next iteration.
+        expect(reference.cpu.eip).toBe(HANDLERS + (end === 'mf' ? 16 : 7) + 1);
+        expect(reference.cpu.reg32[1]).toBe(end === 'mf' ? 19 : 2);
+        const m = runMoves(first, end, 'auto');
+        expect(m.cpu.jit.stats.regions).toBeGreaterThan(0);
+        expect(fpuState(m)).toBe(fpuState(reference));
+        if (first === 'mem' && end === 'nm') expect(m.cpu.jit.stats.x87Calls).toBeLessThan(X87_CALLS_AT_MOST);
+      });
+    }
+  }
+
   test('a page fault on an x87 operand in compiled code is taken as the interpreter takes it', () => {
     // mov edi, DATA+0xa000; mov ecx, 100; l: fld qword [edi]; fstp qword [edi+8]; fnstsw ax; add esi, eax;
     // add edi, 0x100; dec ecx; jnz l; hlt (the 17th load is at DATA+0xb000: not present)

@@ -150,6 +150,8 @@ export interface JitStats {
   upgraded: number;
   /** Regions compiled along with another one before their own threshold (Jit.compileWasm). */
   warmCompiled: number;
+  /** x87 instructions WebAssembly regions handed to the interpreter's x87 code (the `x87` import). */
+  x87Calls: number;
 }
 
 export class Jit {
@@ -176,6 +178,7 @@ export class Jit {
     interpreted: 0,
     upgraded: 0,
     warmCompiled: 0,
+    x87Calls: 0,
   });
   private enabledFlag = false;
   private modeSetting: JitMode = 'auto';

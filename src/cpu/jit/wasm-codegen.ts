@@ -17,8 +17,20 @@
  * `fallback` import; whether the block goes on after one is what codegen.ts's translation would decide
  * (translationKind), so both back ends end blocks at the same places.
  */
-import { DS, ES, SS } from '../constants.ts';
+import { CS, DS, ES, SS } from '../constants.ts';
 import {
+  FPU_FCS,
+  FPU_FDP,
+  FPU_FDS,
+  FPU_FIP,
+  FPU_FOP,
+  FPU_SW,
+  FPU_TOP,
+  STATE_CR0,
+  STATE_FPU_EMPTY,
+  STATE_FPU_EXT_VALID,
+  STATE_FPU_VAL,
+  STATE_FPU_WORDS,
   STATE_EXIT_DONE,
   STATE_EXIT_EIP,
   STATE_EXIT_START,
@@ -1455,6 +1467,28 @@ function x87(b: Builder, insn: Insn): Translated {
   const f = b.f;
   const a = b.addrDecl(insn);
   const flags = !x87KeepsFlags(insn);
+  const reg = (insn.modrm >> 3) & 7;
+  const modrm = insn.modrm;
+  const memoryMove =
+    insn.op === 0xdd &&
+    a >= 0 &&
+    (reg === 0 || reg === 2 || reg === 3) &&
+    b.flat &&
+    insn.a32 === 1 &&
+    (insn.eaSeg === DS || insn.eaSeg === ES || insn.eaSeg === SS);
+  const registerMove =
+    (insn.op === 0xd9 && modrm >= 0xc0 && modrm < 0xd0) ||
+    (insn.op === 0xdd && modrm >= 0xd0 && modrm < 0xe0) ||
+    (insn.op === 0xdf && modrm === 0xe0);
+  const moves = memoryMove || registerMove;
+  if (moves) {
+    b.begin(Op.block); // $done
+    b.begin(Op.block); // $slow
+    if (memoryMove) x87Move(b, insn, a, reg);
+    else x87RegisterMove(b, insn);
+    f.br(1);
+    b.end();
+  }
   b.position();
   // info: opcode - D8 (bits 0-2), ModRM (3-10), the operand's segment (11-13), operand and address size,
   // EFLAGS used (X87_FLAGS).
@@ -1472,7 +1506,171 @@ function x87(b: Builder, insn: Insn): Translated {
   f.call(F_X87);
   if (flags) b.forgetFlags();
   b.leaveIfAsked();
+  if (moves) b.end();
   return CODE;
+}
+
+const FPU_WORD = (n: number) => STATE_FPU_WORDS + 4 * n;
+const CR0_EM_TS = 0xc;
+const SW_ES = 0x80;
+const SW_C1 = 0x200;
+
+/**
+ * FLD m64real (DD /0), FST and FSTP m64real (DD /2, /3) through a flat segment, in place: the float64 moves
+ * between RAM and the FPU's registers in the state area (fpu.ts), with what the interpreter's handlers
+ * (ops/x87.ts begin, fpu-memory.ts loadReal64 / pushMem / storeReal) do when nothing can raise: CR0.EM and
+ * TS clear, no exception pending, the operand within one page the TLB grants (a store: never a page of
+ * compiled code), for FLD an empty register to push into and a value that is neither a NaN nor a denormal,
+ * for FST a register that is not empty, holds no 80-bit-only value (it is exactly a float64) and no NaN.
+ * Otherwise it branches out ($slow: the x87 import runs the instruction) before anything changed.
+ */
+function x87Move(b: Builder, insn: Insn, a: number, reg: number): void {
+  const f = b.f;
+  f.field(STATE_CR0).i32(CR0_EM_TS).op(Op.i32And).brIf(0);
+  f.field(FPU_WORD(FPU_SW)).i32(SW_ES).op(Op.i32And).brIf(0);
+  f.field(FPU_WORD(FPU_TOP));
+  const top = b.keep();
+  const load = reg === 0;
+  let r = top;
+  if (load) {
+    // The register pushed into: empty, or a stack overflow (the interpreter's).
+    f.get(top).i32(1).op(Op.i32Sub).i32(7).op(Op.i32And);
+    r = b.keep();
+    f.get(r).mem(Op.i32Load8U, STATE_FPU_EMPTY).op(Op.i32Eqz).brIf(0);
+  } else {
+    f.get(top).mem(Op.i32Load8U, STATE_FPU_EMPTY).brIf(0);
+    f.get(top).mem(Op.i32Load8U, STATE_FPU_EXT_VALID).brIf(0);
+    f.get(top).i32(3).op(Op.i32Shl);
+    const at = b.keep();
+    isNanOrDenormal(b, at, STATE_FPU_VAL, false);
+    f.brIf(0);
+  }
+  f.get(a);
+  tlbFastPath(f, 7, load ? STATE_READ_BIT : STATE_WRITE_BIT, 0, b.tmp(), b.tmp());
+  const phys = b.keep();
+  if (load) {
+    isNanOrDenormal(b, phys, RAM_BASE, true);
+    f.brIf(0);
+  }
+  // Nothing raises from here: ops/x87.ts begin()'s FIP, FCS, FOP, FDP and FDS, then the move.
+  f.i32(0).i32(insn.start).mem(Op.i32Store, FPU_WORD(FPU_FIP));
+  f.i32(0).i32(0).mem(Op.i32Load16U, STATE_SREG + 2 * CS).mem(Op.i32Store, FPU_WORD(FPU_FCS));
+  f.i32(0)
+    .i32(((insn.op & 7) << 8) | insn.modrm)
+    .mem(Op.i32Store, FPU_WORD(FPU_FOP));
+  f.i32(0).get(a).mem(Op.i32Store, FPU_WORD(FPU_FDP));
+  f.i32(0)
+    .i32(0)
+    .mem(Op.i32Load16U, STATE_SREG + 2 * insn.eaSeg)
+    .mem(Op.i32Store, FPU_WORD(FPU_FDS));
+  f.i32(0).field(FPU_WORD(FPU_SW)).i32(~SW_C1).op(Op.i32And).mem(Op.i32Store, FPU_WORD(FPU_SW));
+  if (load) {
+    f.get(r).i32(3).op(Op.i32Shl).get(phys).mem(Op.i64Load, RAM_BASE).mem(Op.i64Store, STATE_FPU_VAL);
+    f.get(r).i32(0).mem(Op.i32Store8, STATE_FPU_EXT_VALID);
+    f.get(r).i32(0).mem(Op.i32Store8, STATE_FPU_EMPTY);
+    f.i32(0).get(r).mem(Op.i32Store, FPU_WORD(FPU_TOP));
+  } else {
+    f.get(phys).get(top).i32(3).op(Op.i32Shl).mem(Op.i64Load, STATE_FPU_VAL).mem(Op.i64Store, RAM_BASE);
+    if (reg === 3) {
+      f.get(top).i32(1).mem(Op.i32Store8, STATE_FPU_EMPTY);
+      f.i32(0).get(top).i32(1).op(Op.i32Add).i32(7).op(Op.i32And).mem(Op.i32Store, FPU_WORD(FPU_TOP));
+    }
+  }
+}
+
+/**
+ * In place, as x87Move, when nothing can raise (CR0.EM and TS clear, and but for FNSTSW no exception
+ * pending): FLD ST(i) (D9 C0+i) into an empty register from one that is not, FXCH ST(i) (D9 C8+i) of two
+ * that are not, FST and FSTP ST(i) (DD D0+i, D8+i) from an ST(0) that is not, each register read holding
+ * no 80-bit-only value (fpu-stack.ts fldReg, fxch, fstReg); FNSTSW AX (DF E0).
+ */
+function x87RegisterMove(b: Builder, insn: Insn): void {
+  const f = b.f;
+  const modrm = insn.modrm;
+  const i = modrm & 7;
+  f.field(STATE_CR0).i32(CR0_EM_TS).op(Op.i32And).brIf(0);
+  if (insn.op === 0xdf) {
+    // FNSTSW AX: the status word with TOP in bits 11-13.
+    f.i32(0)
+      .field(FPU_WORD(FPU_SW))
+      .i32(~0x3800)
+      .op(Op.i32And)
+      .field(FPU_WORD(FPU_TOP))
+      .i32(11)
+      .op(Op.i32Shl)
+      .op(Op.i32Or)
+      .mem(Op.i32Store16, STATE_REG32);
+    return;
+  }
+  f.field(FPU_WORD(FPU_SW)).i32(SW_ES).op(Op.i32And).brIf(0);
+  f.field(FPU_WORD(FPU_TOP));
+  const top = b.keep();
+  f.get(top).i32(i).op(Op.i32Add).i32(7).op(Op.i32And);
+  const sti = b.keep();
+  // A register read must hold a value, and one that is exactly a float64.
+  const readable = (r: number) => {
+    f.get(r).mem(Op.i32Load8U, STATE_FPU_EMPTY).brIf(0);
+    f.get(r).mem(Op.i32Load8U, STATE_FPU_EXT_VALID).brIf(0);
+  };
+  const kind = insn.op === 0xd9 ? (modrm < 0xc8 ? 'fld' : 'fxch') : 'fst';
+  let r = top;
+  if (kind === 'fld') {
+    readable(sti);
+    f.get(top).i32(1).op(Op.i32Sub).i32(7).op(Op.i32And);
+    r = b.keep();
+    f.get(r).mem(Op.i32Load8U, STATE_FPU_EMPTY).op(Op.i32Eqz).brIf(0);
+  } else {
+    readable(top);
+    if (kind === 'fxch') readable(sti);
+  }
+  // ops/x87.ts begin() for a register form: FIP, FCS and FOP.
+  f.i32(0).i32(insn.start).mem(Op.i32Store, FPU_WORD(FPU_FIP));
+  f.i32(0).i32(0).mem(Op.i32Load16U, STATE_SREG + 2 * CS).mem(Op.i32Store, FPU_WORD(FPU_FCS));
+  f.i32(0)
+    .i32(((insn.op & 7) << 8) | modrm)
+    .mem(Op.i32Store, FPU_WORD(FPU_FOP));
+  f.i32(0).field(FPU_WORD(FPU_SW)).i32(~SW_C1).op(Op.i32And).mem(Op.i32Store, FPU_WORD(FPU_SW));
+  const copy = (to: number, from: number) => {
+    f.get(to).i32(3).op(Op.i32Shl);
+    f.get(from).i32(3).op(Op.i32Shl).mem(Op.i64Load, STATE_FPU_VAL);
+    f.mem(Op.i64Store, STATE_FPU_VAL);
+  };
+  if (kind === 'fld') {
+    copy(r, sti);
+    f.get(r).i32(0).mem(Op.i32Store8, STATE_FPU_EXT_VALID);
+    f.get(r).i32(0).mem(Op.i32Store8, STATE_FPU_EMPTY);
+    f.i32(0).get(r).mem(Op.i32Store, FPU_WORD(FPU_TOP));
+  } else if (kind === 'fxch') {
+    f.get(top).i32(3).op(Op.i32Shl).mem(Op.i64Load, STATE_FPU_VAL).set(L_N64);
+    copy(top, sti);
+    f.get(sti).i32(3).op(Op.i32Shl).get(L_N64).mem(Op.i64Store, STATE_FPU_VAL);
+  } else {
+    copy(sti, top);
+    f.get(sti).i32(0).mem(Op.i32Store8, STATE_FPU_EXT_VALID);
+    f.get(sti).i32(0).mem(Op.i32Store8, STATE_FPU_EMPTY);
+    if (modrm >= 0xd8) {
+      f.get(top).i32(1).mem(Op.i32Store8, STATE_FPU_EMPTY);
+      f.i32(0).get(top).i32(1).op(Op.i32Add).i32(7).op(Op.i32And).mem(Op.i32Store, FPU_WORD(FPU_TOP));
+    }
+  }
+}
+
+/**
+ * Pushes whether the float64 at `offset` + local `at` is a NaN, or with `denormal` also a denormal (an
+ * exponent of all ones or all zeroes with a fraction that is not zero).
+ */
+function isNanOrDenormal(b: Builder, at: number, offset: number, denormal: boolean): void {
+  const f = b.f;
+  f.get(at).mem(Op.i32Load, offset + 4);
+  const hi = b.keep();
+  // The fraction is not zero...
+  f.get(hi).i32(0xfffff).op(Op.i32And).get(at).mem(Op.i32Load, offset).op(Op.i32Or).i32(0).op(Op.i32Ne);
+  // ... and the exponent is all ones (or zeroes).
+  f.get(hi).i32(0x7ff00000).op(Op.i32And);
+  const exponent = b.keep();
+  f.get(exponent).i32(0x7ff00000).op(Op.i32Eq);
+  if (denormal) f.get(exponent).op(Op.i32Eqz).op(Op.i32Or);
+  f.op(Op.i32And);
 }
 
 /** jumpNear to a constant: operand-size masking, the CS limit check, then (16-bit code) IP wrap. */

@@ -55,6 +55,7 @@ export interface JitFlags {
   inFallback: number;
   /** The block mode bits of the CPU now (MODE_CODE32, MODE_STACK32, MODE_FLAT), as lookups key them. */
   modeNow(): number;
+  readonly stats: { x87Calls: number };
 }
 
 /** Regions the table holds at most before the JIT starts afresh. */
@@ -157,6 +158,7 @@ export class WasmRegions {
         // lazy flags go through the CPU's fields around it, as around a fallback).
         x87: (start: number, count: number, info: number, ea: number, next: number) => {
           this.at(start, count);
+          jit.stats.x87Calls++;
           const flags = (info & X87_FLAGS) !== 0;
           if (flags) this.flagsOut();
           cpu.instrStart = start;
