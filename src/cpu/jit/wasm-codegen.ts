@@ -1521,7 +1521,7 @@ const SW_C1 = 0x200;
  * (ops/x87.ts begin, fpu-memory.ts loadReal64 / pushMem / storeReal) do when nothing can raise: CR0.EM and
  * TS clear, no exception pending, the operand within one page the TLB grants (a store: never a page of
  * compiled code), for FLD an empty register to push into and a value that is neither a NaN nor a denormal,
- * for FST a register that is not empty, holds no 80-bit-only value (it is exactly a float64) and no NaN.
+ * for FST a register that is not empty and holds no 80-bit-only value (it is exactly a float64; a NaN never is).
  * Otherwise it branches out ($slow: the x87 import runs the instruction) before anything changed.
  */
 function x87Move(b: Builder, insn: Insn, a: number, reg: number): void {
@@ -1539,22 +1539,22 @@ function x87Move(b: Builder, insn: Insn, a: number, reg: number): void {
     f.get(r).mem(Op.i32Load8U, STATE_FPU_EMPTY).op(Op.i32Eqz).brIf(0);
   } else {
     f.get(top).mem(Op.i32Load8U, STATE_FPU_EMPTY).brIf(0);
+    // (A NaN always has its 80-bit bits: extValid.)
     f.get(top).mem(Op.i32Load8U, STATE_FPU_EXT_VALID).brIf(0);
-    f.get(top).i32(3).op(Op.i32Shl);
-    const at = b.keep();
-    isNanOrDenormal(b, at, STATE_FPU_VAL, false);
-    f.brIf(0);
   }
   f.get(a);
   tlbFastPath(f, 7, load ? STATE_READ_BIT : STATE_WRITE_BIT, 0, b.tmp(), b.tmp());
   const phys = b.keep();
   if (load) {
-    isNanOrDenormal(b, phys, RAM_BASE, true);
+    isNanOrDenormal(b, phys, RAM_BASE);
     f.brIf(0);
   }
   // Nothing raises from here: ops/x87.ts begin()'s FIP, FCS, FOP, FDP and FDS, then the move.
   f.i32(0).i32(insn.start).mem(Op.i32Store, FPU_WORD(FPU_FIP));
-  f.i32(0).i32(0).mem(Op.i32Load16U, STATE_SREG + 2 * CS).mem(Op.i32Store, FPU_WORD(FPU_FCS));
+  f.i32(0)
+    .i32(0)
+    .mem(Op.i32Load16U, STATE_SREG + 2 * CS)
+    .mem(Op.i32Store, FPU_WORD(FPU_FCS));
   f.i32(0)
     .i32(((insn.op & 7) << 8) | insn.modrm)
     .mem(Op.i32Store, FPU_WORD(FPU_FOP));
@@ -1625,7 +1625,10 @@ function x87RegisterMove(b: Builder, insn: Insn): void {
   }
   // ops/x87.ts begin() for a register form: FIP, FCS and FOP.
   f.i32(0).i32(insn.start).mem(Op.i32Store, FPU_WORD(FPU_FIP));
-  f.i32(0).i32(0).mem(Op.i32Load16U, STATE_SREG + 2 * CS).mem(Op.i32Store, FPU_WORD(FPU_FCS));
+  f.i32(0)
+    .i32(0)
+    .mem(Op.i32Load16U, STATE_SREG + 2 * CS)
+    .mem(Op.i32Store, FPU_WORD(FPU_FCS));
   f.i32(0)
     .i32(((insn.op & 7) << 8) | modrm)
     .mem(Op.i32Store, FPU_WORD(FPU_FOP));
@@ -1656,10 +1659,10 @@ function x87RegisterMove(b: Builder, insn: Insn): void {
 }
 
 /**
- * Pushes whether the float64 at `offset` + local `at` is a NaN, or with `denormal` also a denormal (an
- * exponent of all ones or all zeroes with a fraction that is not zero).
+ * Pushes whether the float64 at `offset` + local `at` is a NaN or a denormal (an exponent of all ones or all
+ * zeroes with a fraction that is not zero).
  */
-function isNanOrDenormal(b: Builder, at: number, offset: number, denormal: boolean): void {
+function isNanOrDenormal(b: Builder, at: number, offset: number): void {
   const f = b.f;
   f.get(at).mem(Op.i32Load, offset + 4);
   const hi = b.keep();
@@ -1669,7 +1672,7 @@ function isNanOrDenormal(b: Builder, at: number, offset: number, denormal: boole
   f.get(hi).i32(0x7ff00000).op(Op.i32And);
   const exponent = b.keep();
   f.get(exponent).i32(0x7ff00000).op(Op.i32Eq);
-  if (denormal) f.get(exponent).op(Op.i32Eqz).op(Op.i32Or);
+  f.get(exponent).op(Op.i32Eqz).op(Op.i32Or);
   f.op(Op.i32And);
 }
 
