@@ -1549,21 +1549,13 @@ function x87Move(b: Builder, insn: Insn, a: number, reg: number): void {
     isNanOrDenormal(b, phys, RAM_BASE);
     f.brIf(0);
   }
-  // Nothing raises from here: ops/x87.ts begin()'s FIP, FCS, FOP, FDP and FDS, then the move.
-  f.i32(0).i32(insn.start).mem(Op.i32Store, FPU_WORD(FPU_FIP));
-  f.i32(0)
-    .i32(0)
-    .mem(Op.i32Load16U, STATE_SREG + 2 * CS)
-    .mem(Op.i32Store, FPU_WORD(FPU_FCS));
-  f.i32(0)
-    .i32(((insn.op & 7) << 8) | insn.modrm)
-    .mem(Op.i32Store, FPU_WORD(FPU_FOP));
+  // Nothing raises from here: ops/x87.ts begin()'s FIP, FCS, FOP (and C1), FDP and FDS, then the move.
+  x87Begin(b, insn);
   f.i32(0).get(a).mem(Op.i32Store, FPU_WORD(FPU_FDP));
   f.i32(0)
     .i32(0)
     .mem(Op.i32Load16U, STATE_SREG + 2 * insn.eaSeg)
     .mem(Op.i32Store, FPU_WORD(FPU_FDS));
-  f.i32(0).field(FPU_WORD(FPU_SW)).i32(~SW_C1).op(Op.i32And).mem(Op.i32Store, FPU_WORD(FPU_SW));
   if (load) {
     f.get(r).i32(3).op(Op.i32Shl).get(phys).mem(Op.i64Load, RAM_BASE).mem(Op.i64Store, STATE_FPU_VAL);
     f.get(r).i32(0).mem(Op.i32Store8, STATE_FPU_EXT_VALID);
@@ -1576,6 +1568,23 @@ function x87Move(b: Builder, insn: Insn, a: number, reg: number): void {
       f.i32(0).get(top).i32(1).op(Op.i32Add).i32(7).op(Op.i32And).mem(Op.i32Store, FPU_WORD(FPU_TOP));
     }
   }
+}
+
+/**
+ * What ops/x87.ts begin() records for a waiting non-control instruction (FIP, FCS, FOP; a memory form's FDP
+ * and FDS are its caller's), and C1 cleared, as every move in place leaves it.
+ */
+function x87Begin(b: Builder, insn: Insn): void {
+  const f = b.f;
+  f.i32(0).i32(insn.start).mem(Op.i32Store, FPU_WORD(FPU_FIP));
+  f.i32(0)
+    .i32(0)
+    .mem(Op.i32Load16U, STATE_SREG + 2 * CS)
+    .mem(Op.i32Store, FPU_WORD(FPU_FCS));
+  f.i32(0)
+    .i32(((insn.op & 7) << 8) | insn.modrm)
+    .mem(Op.i32Store, FPU_WORD(FPU_FOP));
+  f.i32(0).field(FPU_WORD(FPU_SW)).i32(~SW_C1).op(Op.i32And).mem(Op.i32Store, FPU_WORD(FPU_SW));
 }
 
 /**
@@ -1623,16 +1632,7 @@ function x87RegisterMove(b: Builder, insn: Insn): void {
     readable(top);
     if (kind === 'fxch') readable(sti);
   }
-  // ops/x87.ts begin() for a register form: FIP, FCS and FOP.
-  f.i32(0).i32(insn.start).mem(Op.i32Store, FPU_WORD(FPU_FIP));
-  f.i32(0)
-    .i32(0)
-    .mem(Op.i32Load16U, STATE_SREG + 2 * CS)
-    .mem(Op.i32Store, FPU_WORD(FPU_FCS));
-  f.i32(0)
-    .i32(((insn.op & 7) << 8) | modrm)
-    .mem(Op.i32Store, FPU_WORD(FPU_FOP));
-  f.i32(0).field(FPU_WORD(FPU_SW)).i32(~SW_C1).op(Op.i32And).mem(Op.i32Store, FPU_WORD(FPU_SW));
+  x87Begin(b, insn);
   const copy = (to: number, from: number) => {
     f.get(to).i32(3).op(Op.i32Shl);
     f.get(from).i32(3).op(Op.i32Shl).mem(Op.i64Load, STATE_FPU_VAL);
